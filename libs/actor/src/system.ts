@@ -1,0 +1,334 @@
+import { EventEmitter } from 'node:events';
+import {
+  connect,
+  headers as natsHeaders,
+  type Msg,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
+import pino, { type Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import {
+  ActorCell,
+  DEFAULT_ASK_TIMEOUT_MS,
+  type ActorDefinition,
+  type ActorRef,
+  type AskOptions,
+  type CellHost,
+  type Responder,
+  type Subscription,
+} from './actor';
+import type { Codec } from './codec';
+import {
+  AskTimeoutError,
+  ConnectionClosedError,
+  DecodeError,
+  isErrorCode,
+  NoRespondersError,
+  ReplyError,
+} from './errors';
+import { actorMetrics, type ActorMetrics } from './metrics';
+import type { Protocol } from './protocol';
+import { assertSubject } from './subjects';
+
+/** Header names of an error reply (the body is empty). */
+export const ERROR_CODE_HEADER = 'Kubets-Error';
+export const ERROR_MESSAGE_HEADER = 'Kubets-Error-Message';
+
+export type ConnectionState = 'connected' | 'disconnected' | 'reconnecting' | 'closed';
+
+export interface ActorSystemOptions {
+  /** Client name shown by the NATS server (`nats-server` connz), e.g. "kubets-scheduler". */
+  name: string;
+  /** NATS server URL(s). */
+  servers: string | string[];
+  logger?: Logger;
+  /** Where actor and connection metrics go. */
+  registry?: Registry;
+  /** Extra NATS connection options (they override the defaults below). */
+  connectOptions?: Partial<NodeConnectionOptions>;
+}
+
+export interface EscalationEvent {
+  path: string;
+  error: unknown;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Header values cannot hold line breaks; keep error messages to one line. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').slice(0, 2048);
+}
+
+class NatsResponder implements Responder {
+  constructor(
+    private readonly msg: Msg,
+    private readonly codec: Codec<unknown> | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  ok(value: unknown): void {
+    const body = this.codec ? this.codec.encode(value) : EMPTY;
+    this.send(body, undefined);
+  }
+
+  fail(error: ReplyError): void {
+    const h = natsHeaders();
+    h.set(ERROR_CODE_HEADER, error.code);
+    h.set(ERROR_MESSAGE_HEADER, oneLine(error.message));
+    this.send(EMPTY, h);
+  }
+
+  private send(body: Uint8Array, h: ReturnType<typeof natsHeaders> | undefined): void {
+    try {
+      this.msg.respond(body, h ? { headers: h } : undefined);
+    } catch (err) {
+      // The connection is closed or draining: the asker will time out.
+      this.log.debug({ err, subject: this.msg.subject }, 'could not send reply');
+    }
+  }
+}
+
+/**
+ * Hosts actors in one process and connects them to NATS. Top-level actors
+ * with a subject are reachable from any process on the bus; `remote()` gives
+ * a typed reference to an actor anywhere.
+ *
+ * Events: 'connection' (state: ConnectionState), 'escalation' (EscalationEvent).
+ */
+export class ActorSystem extends EventEmitter {
+  readonly log: Logger;
+  readonly metrics: ActorMetrics | undefined;
+  private readonly cells = new Map<string, ActorCell>();
+  private state: ConnectionState = 'connected';
+  private stopping: Promise<void> | undefined;
+  private readonly host: CellHost;
+
+  private constructor(
+    readonly name: string,
+    readonly nats: NatsConnection,
+    logger: Logger,
+    registry: Registry | undefined,
+  ) {
+    super();
+    this.log = logger;
+    this.metrics = registry ? actorMetrics(registry) : undefined;
+    this.metrics?.connected.labels(this.name).set(1);
+    this.host = {
+      metrics: this.metrics,
+      subscribe: (cell, subject, queue) => this.subscribeCell(cell, subject, queue),
+      escalate: (cell, error) => this.onEscalation(cell, error),
+    };
+    void this.watchStatus();
+    void nats.closed().then((err) => {
+      if (err) this.log.error({ err }, 'NATS connection closed with an error');
+      this.setState('closed');
+    });
+  }
+
+  /**
+   * Connect to NATS and return a system. By default the connection never
+   * gives up: it waits for the first server and reconnects forever, and
+   * subscriptions are restored after every reconnect.
+   */
+  static async connect(options: ActorSystemOptions): Promise<ActorSystem> {
+    const logger = options.logger ?? pino({ name: options.name, level: process.env.LOG_LEVEL ?? 'info' });
+    const nc = await connect({
+      servers: options.servers,
+      name: options.name,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      reconnectJitter: 100,
+      waitOnFirstConnect: true,
+      pingInterval: 10_000,
+      maxPingOut: 3,
+      ...options.connectOptions,
+    });
+    logger.info({ server: nc.getServer() }, 'connected to NATS');
+    return new ActorSystem(options.name, nc, logger, options.registry);
+  }
+
+  get connectionState(): ConnectionState {
+    return this.state;
+  }
+
+  /**
+   * Start a top-level actor. Resolves once its subscription (if any) is
+   * registered with the NATS server, so asks sent afterwards find it.
+   */
+  async spawn<P extends Protocol, S>(definition: ActorDefinition<P, S>): Promise<ActorRef<P>> {
+    if (this.stopping) throw new Error(`actor system ${this.name} is stopping`);
+    if (this.cells.has(definition.name)) throw new Error(`an actor named "${definition.name}" already runs here`);
+    const cell = new ActorCell(definition as ActorDefinition<Protocol, unknown>, this.host, this.log, undefined);
+    this.cells.set(definition.name, cell);
+    await cell.start();
+    if (definition.subject !== undefined) await this.nats.flush();
+    return cell.ref<P>();
+  }
+
+  /** Stop one top-level actor gracefully. */
+  async stopActor(name: string, timeoutMs?: number): Promise<void> {
+    const cell = this.cells.get(name);
+    if (!cell) return;
+    await cell.stop(timeoutMs);
+    this.cells.delete(name);
+  }
+
+  /** The phase of a top-level actor, for health checks and tests. */
+  actorPhase(name: string): ActorCell['phase'] | undefined {
+    return this.cells.get(name)?.phase;
+  }
+
+  /** A typed reference to an actor served at `subject` by any process on the bus. */
+  remote<P extends Protocol>(protocol: P, subject: string): ActorRef<P> {
+    assertSubject(subject);
+    return new RemoteRef(this.nats, protocol, subject) as unknown as ActorRef<P>;
+  }
+
+  /**
+   * Graceful shutdown: every actor drains its mailbox, then the NATS
+   * connection is drained and closed.
+   */
+  stop(timeoutMs = 30_000): Promise<void> {
+    this.stopping ??= (async () => {
+      await Promise.all([...this.cells.values()].map((cell) => cell.stop(timeoutMs)));
+      this.cells.clear();
+      if (!this.nats.isClosed()) {
+        await this.nats.drain().catch((err: unknown) => this.log.warn({ err }, 'NATS drain failed'));
+      }
+      this.setState('closed');
+    })();
+    return this.stopping;
+  }
+
+  private subscribeCell(cell: ActorCell, subject: string, queue: string | undefined): Subscription {
+    const protocol = cell.definition.protocol;
+    const prefixLength = subject.length - 1; // subject is "<base>.*"
+    const log = cell.log;
+    const sub = this.nats.subscribe(subject, {
+      queue,
+      callback: (err, msg) => {
+        if (err) {
+          log.error({ err }, 'subscription error');
+          return;
+        }
+        const methodName = msg.subject.slice(prefixLength);
+        const method = protocol[methodName];
+        const respond = msg.reply ? new NatsResponder(msg, method?.reply, log) : undefined;
+        if (!method) {
+          cell.enqueue(methodName, undefined, respond); // answered with NOT_FOUND
+          return;
+        }
+        let payload: unknown;
+        try {
+          payload = method.request.decode(msg.data);
+        } catch (error) {
+          const decodeError =
+            error instanceof DecodeError ? error : new DecodeError(`malformed message: ${(error as Error).message}`);
+          cell.rejectMalformed(methodName, decodeError, respond);
+          return;
+        }
+        cell.enqueue(methodName, payload, respond);
+      },
+    });
+    return {
+      drain: () => sub.drain(),
+      unsubscribe: () => sub.unsubscribe(),
+    };
+  }
+
+  private onEscalation(cell: ActorCell, error: unknown): void {
+    const event: EscalationEvent = { path: cell.path, error };
+    if (this.listenerCount('escalation') === 0) {
+      this.log.fatal({ err: error, actor: cell.path }, 'top-level actor failed for good and nobody handles escalations');
+    }
+    this.emit('escalation', event);
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nats.status()) {
+      switch (status.type) {
+        case 'disconnect':
+          this.setState('disconnected');
+          break;
+        case 'reconnecting':
+          this.setState('reconnecting');
+          break;
+        case 'reconnect':
+          this.setState('connected');
+          break;
+        case 'error':
+          this.log.warn({ err: status.error }, 'NATS server reported an error');
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state || this.state === 'closed') return;
+    const previous = this.state;
+    this.state = state;
+    this.metrics?.connected.labels(this.name).set(state === 'connected' ? 1 : 0);
+    this.metrics?.connectionChanges.labels(this.name, state).inc();
+    const level = state === 'connected' || state === 'closed' ? 'info' : 'warn';
+    this.log[level]({ from: previous, to: state, server: this.nats.getServer() }, `NATS connection ${state}`);
+    this.emit('connection', state);
+  }
+}
+
+function mapRequestError(err: unknown, subject: string, timeoutMs: number): Error {
+  const error = err as Error & { isNoResponders?: () => boolean; cause?: unknown };
+  if (typeof error.isNoResponders === 'function' && error.isNoResponders()) {
+    return new NoRespondersError(subject, { cause: err });
+  }
+  const name = error?.name ?? '';
+  const causeName = (error?.cause as Error | undefined)?.name ?? '';
+  if (name === 'NoRespondersError' || causeName === 'NoRespondersError') return new NoRespondersError(subject, { cause: err });
+  if (name === 'TimeoutError' || causeName === 'TimeoutError') return new AskTimeoutError(subject, timeoutMs, { cause: err });
+  if (name === 'ClosedConnectionError' || name === 'DrainingConnectionError') {
+    return new ConnectionClosedError(`ask ${subject}: NATS connection is closed`, { cause: err });
+  }
+  return error instanceof Error ? error : new Error(String(err));
+}
+
+/** A reference to an actor that may live in another process: messages go over NATS. */
+class RemoteRef implements ActorRef<Protocol> {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly protocol: Protocol,
+    readonly address: string,
+  ) {}
+
+  tell(methodName: string, message: unknown): void {
+    const method = this.method(methodName);
+    this.nc.publish(`${this.address}.${methodName}`, method.request.encode(message));
+  }
+
+  async ask(methodName: string, message: unknown, options?: AskOptions): Promise<any> {
+    const method = this.method(methodName);
+    const subject = `${this.address}.${methodName}`;
+    const timeoutMs = options?.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
+    let reply: Msg;
+    try {
+      reply = await this.nc.request(subject, method.request.encode(message), { timeout: timeoutMs });
+    } catch (err) {
+      throw mapRequestError(err, subject, timeoutMs);
+    }
+    const h = reply.headers;
+    if (h) {
+      const code = h.get(ERROR_CODE_HEADER);
+      if (code) throw new ReplyError(isErrorCode(code) ? code : 'UNKNOWN', h.get(ERROR_MESSAGE_HEADER) || code);
+    }
+    return method.reply.decode(reply.data);
+  }
+
+  private method(name: string) {
+    const method = this.protocol[name];
+    if (!method) throw new Error(`protocol of ${this.address} has no method "${name}"`);
+    return method;
+  }
+}

@@ -1,0 +1,16 @@
+export { waitFor, eventually, waitForEvent, deferred } from './wait';
+export type { WaitOptions } from './wait';
+export {
+  ManagedProcess,
+  spawnProcess,
+  freePort,
+  waitForPort,
+  findExecutable,
+  requireExecutable,
+  builtApp,
+  TEST_LOG_DIR,
+} from './process';
+export type { SpawnOptions } from './process';
+export { NatsServer, startNatsServer } from './nats';
+export type { NatsServerOptions } from './nats';
+export { seededRandom, testSeed, withSeed } from './seed';
