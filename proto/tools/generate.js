@@ -28,7 +28,6 @@ const TS_PROTO_OPTS = [
   'oneof=unions-value',
   'useOptionals=none',
   'exportCommonSymbols=false',
-  'outputPartialMethods=true',
 ];
 
 function findProtos(dir, out = []) {
@@ -71,6 +70,7 @@ function generate(outDir) {
     ],
     { cwd: protoRoot, stdio: 'inherit' },
   );
+  useHardenedRuntime(outDir, outDir);
   const descriptorFile = path.join(os.tmpdir(), `kubets-descriptors-${process.pid}.binpb`);
   execFileSync(
     protoc,
@@ -90,6 +90,23 @@ function generate(outDir) {
       ';\n',
   );
   return files;
+}
+
+// Generated files import protobufjs through src/protobuf-runtime.ts (see there).
+// `genRoot` is src/gen (or the check's temp dir standing in for it).
+function useHardenedRuntime(dir, genRoot) {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      useHardenedRuntime(full, genRoot);
+      continue;
+    }
+    if (!entry.name.endsWith('.ts')) continue;
+    const text = fs.readFileSync(full, 'utf8');
+    const rel = path.relative(path.dirname(full), path.join(genRoot, '..', 'protobuf-runtime')).split(path.sep).join('/');
+    const next = text.replace('import _m0 from "protobufjs/minimal";', `import _m0 from "${rel.startsWith('.') ? rel : `./${rel}`}";`);
+    if (next !== text) fs.writeFileSync(full, next);
+  }
 }
 
 function listFiles(dir, base = dir, out = new Map()) {

@@ -258,7 +258,7 @@ describe('actor runtime over NATS', () => {
       ];
       for (const g of garbage) {
         const reply = await raw.request(g.subject, g.data, { timeout: 2_000 });
-        expect(reply.headers?.get(ERROR_CODE_HEADER)).toBe('INVALID_ARGUMENT');
+        expect([g.subject, reply.headers?.get(ERROR_CODE_HEADER)]).toEqual([g.subject, 'INVALID_ARGUMENT']);
         expect(reply.data.length).toBe(0);
       }
       const unknown = await raw.request(`${subject}.nosuchmethod`, new Uint8Array(), { timeout: 2_000 });

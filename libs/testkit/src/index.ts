@@ -14,3 +14,5 @@ export type { SpawnOptions } from './process';
 export { NatsServer, startNatsServer } from './nats';
 export type { NatsServerOptions } from './nats';
 export { seededRandom, testSeed, withSeed } from './seed';
+export { listServices, fileContainingSymbol, describeService, healthCheck } from './grpc';
+export type { ReflectionVersion, HealthStatus, FileDescriptorProto } from './grpc';

@@ -1,0 +1,12 @@
+export { Service, COMMON_FLAGS, parseHostPort } from './service';
+export type { ServiceOptions } from './service';
+export { parseFlags, usage, redactConfig, parseDuration, camelCase, ConfigError } from './flags';
+export type { FlagSpec, FlagSpecs, FlagType, ConfigOf, ParseOptions, ParseResult } from './flags';
+export { createLogger, REDACT_PATHS, LOG_LEVELS } from './logger';
+export type { LoggerOptions } from './logger';
+export { HealthChecks, formatReport } from './health';
+export type { Check, CheckResult, Probe } from './health';
+export { HttpEndpoint } from './http';
+export type { HttpEndpointOptions } from './http';
+export { GrpcServer, GrpcStatusError, serviceName, HEALTH_SERVICE, REFLECTION_SERVICES } from './grpc';
+export type { GrpcServerOptions } from './grpc';
