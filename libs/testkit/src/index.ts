@@ -16,3 +16,6 @@ export type { NatsServerOptions } from './nats';
 export { seededRandom, testSeed, withSeed } from './seed';
 export { listServices, fileContainingSymbol, describeService, healthCheck } from './grpc';
 export type { ReflectionVersion, HealthStatus, FileDescriptorProto } from './grpc';
+export { KvCluster } from './kv-cluster';
+export type { KvMember, KvClusterOptions, EtcdctlResult } from './kv-cluster';
+export { RealEtcd, RealEtcdCluster } from './real-etcd';

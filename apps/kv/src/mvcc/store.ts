@@ -140,6 +140,12 @@ export class MvccStore {
   private log: MvccEvent[] = [];
   private logStart = 0;
   private readonly listeners = new Set<CommitListener>();
+  private bytes = 0;
+
+  /** Approximate bytes held by kept revisions (keys, values, per-revision overhead): the space quota's measure. */
+  get approxBytes(): number {
+    return this.bytes;
+  }
 
   /** The current (last committed) revision. A new store is at revision 1, like etcd. */
   get currentRev(): number {
@@ -226,6 +232,7 @@ export class MvccStore {
         this.index.set(key, ki);
       }
       ki.revisions.push({ main, sub: event.sub, kv: event.type === 'put' ? event.kv : null });
+      this.bytes += revisionBytes(event.kv);
       this.log.push(event);
     }
     this.currentRevValue = main;
@@ -250,7 +257,9 @@ export class MvccStore {
       if (i < 0) return;
       // Keep the newest revision <= rev when it is a live value; a tombstone ends the generation.
       const drop = revs[i]!.kv === null ? i + 1 : i;
-      if (drop > 0) revs.splice(0, drop);
+      if (drop > 0) {
+        for (const r of revs.splice(0, drop)) this.bytes -= revisionBytes(r.kv ?? undefined, key.length);
+      }
       if (revs.length === 0) emptied.push(key);
     });
     for (const key of emptied) this.index.delete(key);
@@ -335,6 +344,7 @@ export class MvccStore {
     this.index.clear();
     this.log = [];
     this.logStart = 0;
+    this.bytes = 0;
     const sorted = [...revisions].sort((a, b) => a.main - b.main || a.sub - b.sub);
     let maxRev = 1;
     const last = new Map<string, KeyValue | undefined>();
@@ -346,6 +356,7 @@ export class MvccStore {
         this.index.set(key, ki);
       }
       ki.revisions.push({ main: r.main, sub: r.sub, kv: r.tombstone ? null : r.kv });
+      this.bytes += revisionBytes(r.tombstone ? undefined : r.kv, key.length);
       const prev = last.get(key);
       // Rebuild the watch log from what the snapshot holds (above the compaction revision).
       this.log.push({
@@ -361,6 +372,13 @@ export class MvccStore {
     this.compactRevValue = compactRev;
     this.currentRevValue = Math.max(currentRev ?? 0, maxRev, compactRev, 1);
   }
+}
+
+const REVISION_OVERHEAD = 64;
+
+/** What one kept revision costs towards the quota (a tombstone: its key and the overhead). */
+function revisionBytes(kv: KeyValue | undefined, keyLength = kv?.key.length ?? 0): number {
+  return REVISION_OVERHEAD + keyLength + (kv ? kv.value.length : 0);
 }
 
 export function tombstoneKv(key: Uint8Array, main: number): KeyValue {

@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+// kubets-kv: a member of a Raft-replicated key-value store that serves etcd's
+// v3 gRPC API (KV, Watch, Lease, Cluster, Maintenance) to stock clients.
+import path from 'node:path';
+import {
+  ClusterService,
+  KVService,
+  LeaseService,
+  MaintenanceService,
+  WatchService,
+} from '@kubets/proto/etcd/etcdserverpb/rpc';
+import { GrpcServer, parseHostPort, Service } from '@kubets/service-kit';
+import { Gauge } from 'prom-client';
+import { clusterService, kvService, leaseService, maintenanceService, peerLeaseHandlers, watchService, type ApiContext } from './api/services';
+import { KV_FLAGS, resolveDefaults } from './config';
+import { PeerTransport, RaftPeerService, type RaftBatch } from './peer/transport';
+import { restore } from './restore';
+import { KvServer } from './server/kv-server';
+import { clusterId as deriveClusterId, memberId as deriveMemberId, parseInitialCluster, type MemberRecord } from './server/members';
+
+const VERSION = '0.1.0';
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+function hostPortOf(url: string): string {
+  const { host, port } = parseHostPort(url);
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+async function main(): Promise<void> {
+  const svc = Service.create({
+    name: 'kubets-kv',
+    summary:
+      "kubets-kv: a Raft-replicated key-value store serving etcd's v3 gRPC API.\n\n" +
+      '  kubets-kv [flags]                 run a member\n' +
+      '  kubets-kv restore FILE [flags]    make --data-dir a member of a new cluster from a snapshot\n' +
+      '                                    (etcdctl snapshot save output, from kubets-kv or etcd 3.4)',
+    version: VERSION,
+    flags: KV_FLAGS,
+    envPrefix: 'ETCD',
+    configFlag: 'config-file',
+  });
+  const cfg = resolveDefaults(svc.config);
+  const log = svc.log;
+  if (svc.positionals[0] === 'restore') {
+    const file = svc.positionals[1];
+    if (!file || svc.positionals.length > 2) throw new Error('usage: kubets-kv restore FILE --name NAME --initial-cluster ... --data-dir DIR');
+    const r = restore({
+      snapshotFile: file,
+      name: cfg.name,
+      dataDir: cfg.dataDir,
+      initialCluster: cfg.initialCluster,
+      initialClusterToken: cfg.initialClusterToken,
+      initialAdvertisePeerUrls: cfg.initialAdvertisePeerUrls,
+      skipHashCheck: svc.config.skipHashCheck,
+    });
+    log.info(
+      { dataDir: cfg.dataDir, memberId: r.memberId.toString(16), clusterId: r.clusterId.toString(16), revision: r.revision },
+      'restored snapshot',
+    );
+    return;
+  }
+  if (svc.positionals.length > 0) throw new Error(`unknown command "${svc.positionals[0]}" (the only command is "restore")`);
+  svc.handleSignals();
+
+  // Identity: every member derives the same ids from --initial-cluster and the token.
+  const initial = parseInitialCluster(cfg.initialCluster);
+  const members: MemberRecord[] = [...initial].map(([name, peerUrls]) => ({
+    id: deriveMemberId(peerUrls, cfg.initialClusterToken),
+    name: '',
+    peerUrls,
+    clientUrls: [],
+    isLearner: false,
+  }));
+  const mine = initial.get(cfg.name);
+  if (!mine) throw new Error(`--initial-cluster has no member named "${cfg.name}"`);
+  if ([...mine].sort().join(',') !== [...cfg.initialAdvertisePeerUrls].sort().join(',')) {
+    throw new Error(
+      `--initial-cluster has ${cfg.name}=${mine.join(',')} but --initial-advertise-peer-urls is ${cfg.initialAdvertisePeerUrls.join(',')}`,
+    );
+  }
+  const memberId = deriveMemberId(mine, cfg.initialClusterToken);
+  const clusterId = deriveClusterId(members.map((m) => m.id));
+
+  let server: KvServer;
+  const peers = new PeerTransport({
+    memberId,
+    clusterId: () => server.clusterId,
+    log: log.child({ actor: 'peer-transport' }),
+    peerUrls: (id) => server.membership.get(id)?.peerUrls ?? members.find((m) => m.id === id)?.peerUrls,
+    reportUnreachable: (id) => server.node.reportUnreachable(id),
+    reportSnapshot: (id, status) => server.node.reportSnapshot(id, status),
+  });
+  server = new KvServer({
+    name: cfg.name,
+    dataDir: path.resolve(cfg.dataDir),
+    memberId,
+    clusterId,
+    initialMembers: members,
+    newCluster: cfg.initialClusterState === 'new',
+    clientUrls: cfg.advertiseClientUrls,
+    heartbeatMs: svc.config.heartbeatInterval,
+    electionMs: svc.config.electionTimeout,
+    snapshotCount: svc.config.snapshotCount,
+    maxRequestBytes: svc.config.maxRequestBytes,
+    quotaBackendBytes: svc.config.quotaBackendBytes,
+    progressNotifyMs: svc.config.experimentalWatchProgressNotifyInterval,
+    log,
+    send: (messages) => peers.send(messages),
+  });
+
+  const ctx: ApiContext = { server, peers, log, maxTxnOps: svc.config.maxTxnOps, clusterToken: cfg.initialClusterToken };
+
+  // Peer port: Raft traffic and forwarded lease calls.
+  const peerGrpc = new GrpcServer({ log: log.child({ actor: 'peer-server' }), registry: svc.registry, maxReceiveMessageLength: -1 });
+  const leaseForward = peerLeaseHandlers(ctx);
+  peerGrpc.addService(RaftPeerService, {
+    stream: (call: import('@grpc/grpc-js').ServerReadableStream<RaftBatch, unknown>, callback: (err: null, v: object) => void) => {
+      call.on('data', (batch: RaftBatch) => {
+        if (batch.clusterId !== BigInt(server.clusterId)) {
+          log.warn({ from: batch.from.toString(16), cluster: batch.clusterId.toString(16) }, 'refused Raft messages from another cluster');
+          return;
+        }
+        for (const m of batch.messages) server.step(m);
+      });
+      call.on('end', () => callback(null, {}));
+      call.on('error', () => undefined);
+    },
+    leaseRenew: leaseForward.leaseRenew,
+    leaseTimeToLive: leaseForward.leaseTimeToLive,
+  });
+  for (const url of cfg.listenPeerUrls) await peerGrpc.listen(hostPortOf(url));
+  svc.onShutdown('peer-server', () => peerGrpc.shutdown(2_000));
+  svc.onShutdown('peer-transport', () => peers.close());
+  log.info({ urls: cfg.listenPeerUrls }, 'serving peer traffic');
+
+  // Client port: the etcd v3 API.
+  const grpcServer = svc.grpc({ maxReceiveMessageLength: svc.config.maxRequestBytes + GRPC_OVERHEAD_BYTES });
+  grpcServer.addService(KVService, kvService(ctx));
+  grpcServer.addService(WatchService, watchService(ctx));
+  const lease = leaseService(ctx);
+  grpcServer.addService(LeaseService, {
+    leaseGrant: lease.leaseGrant,
+    leaseRevoke: lease.leaseRevoke,
+    leaseKeepAlive: lease.leaseKeepAlive,
+    leaseTimeToLive: lease.leaseTimeToLive,
+    leaseLeases: lease.leaseLeases,
+  });
+  grpcServer.addService(ClusterService, clusterService(ctx));
+  grpcServer.addService(MaintenanceService, maintenanceService(ctx));
+  for (const url of cfg.listenClientUrls) await svc.serveGrpc(hostPortOf(url));
+
+  // Metrics and health (etcd's /health JSON too, for probes written for etcd).
+  const hasLeader = new Gauge({ name: 'etcd_server_has_leader', help: '1 if a leader exists', registers: [svc.registry] });
+  const isLeader = new Gauge({ name: 'etcd_server_is_leader', help: '1 if this member is the leader', registers: [svc.registry] });
+  const revision = new Gauge({ name: 'etcd_debugging_mvcc_current_revision', help: 'The current revision of the store', registers: [svc.registry] });
+  const dbSize = new Gauge({ name: 'etcd_mvcc_db_total_size_in_bytes', help: 'Size of the last snapshot of the store', registers: [svc.registry] });
+  const applied = new Gauge({ name: 'etcd_server_proposals_applied_total', help: 'Applied Raft index', registers: [svc.registry] });
+  const refresh = setInterval(() => {
+    hasLeader.set(server.leader !== 0 ? 1 : 0);
+    isLeader.set(server.isLeader ? 1 : 0);
+    revision.set(server.store.currentRev);
+    dbSize.set(server.dbSize());
+    applied.set(server.appliedIndex);
+  }, 1_000);
+  refresh.unref();
+  svc.health.addReadiness('raft-leader', () => (server.leader !== 0 ? true : 'no Raft leader'));
+  await svc.serveHttp(hostPortOf(cfg.listenMetricsUrls[0]!), {
+    '/health': (_req, res) => {
+      const ok = server.leader !== 0 && server.activeAlarms.length === 0;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ health: String(ok), reason: ok ? '' : server.leader === 0 ? 'RAFT NO LEADER' : 'ALARM ACTIVE' }));
+    },
+    '/version': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ etcdserver: '3.4.0', etcdcluster: '3.4.0', kubets: VERSION }));
+    },
+  });
+
+  server.start();
+  svc.onShutdown('kv-server', () => server.stop());
+  log.info(
+    {
+      memberId: memberId.toString(16),
+      clusterId: clusterId.toString(16),
+      clientUrls: cfg.listenClientUrls,
+      peerUrls: cfg.listenPeerUrls,
+      dataDir: cfg.dataDir,
+    },
+    'kubets-kv member started',
+  );
+  svc.markReady();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`kubets-kv: ${(err as Error)?.message ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,2 @@
+export { EtcdClient, EtcdError, Watcher, prefixEnd } from './client';
+export type { EtcdClientOptions, GetOptions, KeyValue, Event } from './client';
