@@ -351,10 +351,19 @@ export class Node {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    // A leader may send before persisting: its followers write the entries
+    // in parallel with it (Raft thesis 10.2.1, as etcd does). Everything the
+    // leader's messages reveal about commitment waits for the next Ready, which
+    // starts only after this one's entries are durable here. Anyone else
+    // persists first: votes and acknowledgements must be durable when sent.
+    const leader = (rd.softState ?? this.softState).raftState === StateType.Leader;
+    if (leader && rd.messages.length > 0) this.opts.transport.send(rd.messages);
     // 1. persist
-    this.opts.storage.save(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
+    const storage = this.opts.storage;
+    if (storage.saveAsync) await storage.saveAsync(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
+    else storage.save(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
     // 2. send
-    if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
+    if (!leader && rd.messages.length > 0) this.opts.transport.send(rd.messages);
     // 3. apply
     if (rd.softState) {
       this.softState = rd.softState;

@@ -50,6 +50,11 @@ export interface PersistentStorage extends Storage {
    * durable on return when mustSync is true.
    */
   save(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, mustSync: boolean): void;
+  /**
+   * Optional: the same as save, resolving once durable, without blocking the
+   * event loop while the disk syncs. The Node driver prefers it when present.
+   */
+  saveAsync?(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, mustSync: boolean): Promise<void>;
   /** Records an application snapshot at index (<= applied) and returns it. */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot;
   /** Drops log entries up to and including index (which must be <= applied). */

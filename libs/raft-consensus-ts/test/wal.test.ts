@@ -84,6 +84,23 @@ test('fsync happens exactly when the Ready says mustSync', () => {
   s.close();
 });
 
+test('saveAsync writes the same records, syncs only when asked, and they survive a restart', async () => {
+  const dir = tmpdir();
+  const s = WalStorage.open(dir);
+  const before = s.stats.fsyncs;
+  await s.saveAsync({ term: 1, vote: 1, commit: 0 }, ents(1, 3, 1), undefined, true);
+  expect(s.stats.fsyncs).toBe(before + 1);
+  await s.saveAsync({ term: 1, vote: 1, commit: 3 }, [], undefined, false);
+  expect(s.stats.fsyncs).toBe(before + 1);
+  s.save({ term: 2, vote: 2, commit: 3 }, ents(4, 2, 2), undefined, true); // sync and async writes mix
+  const want = state(s);
+  s.close();
+  const r = WalStorage.open(dir);
+  expect(state(r)).toEqual(want);
+  expect(want.last).toBe(5);
+  r.close();
+});
+
 test('kill during a write: a torn last record is truncated at every byte offset, and the log stays usable', () => {
   const dir = tmpdir();
   const s = WalStorage.open(dir, { fsync: false });

@@ -187,6 +187,27 @@ export class WalStorage implements PersistentStorage {
   // ------------------------------------------------------------ writing
 
   save(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, mustSync: boolean): void {
+    if (this.write(hardState, entries, snapshot, mustSync)) {
+      fs.fdatasyncSync(this.fd);
+      this.stats.fsyncs++;
+    }
+  }
+
+  /**
+   * Like save(), but the fdatasync runs on libuv's thread pool: the event loop
+   * keeps serving the network while the disk syncs. Resolves once durable.
+   * The caller must not start another write before it resolves (the Node
+   * driver handles one Ready at a time).
+   */
+  async saveAsync(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, mustSync: boolean): Promise<void> {
+    if (!this.write(hardState, entries, snapshot, mustSync)) return;
+    const fd = this.fd;
+    await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+    this.stats.fsyncs++;
+  }
+
+  /** Append the records; returns whether they must be synced before they count as durable. */
+  private write(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, mustSync: boolean): boolean {
     this.checkOpen();
     const chunks: Buffer[] = [];
     let maxIndex = 0;
@@ -207,7 +228,7 @@ export class WalStorage implements PersistentStorage {
       this.mem.setHardState(hardState);
       chunks.push(frameRecord(RecordType.HardState, encodeHardState(hardState)));
     }
-    if (chunks.length === 0) return;
+    if (chunks.length === 0) return false;
     if (this.size >= this.segmentSize) this.rotate();
     const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     writeAll(this.fd, buf);
@@ -216,10 +237,7 @@ export class WalStorage implements PersistentStorage {
     this.stats.bytes += buf.length;
     const seg = this.segments[this.segments.length - 1];
     if (maxIndex > seg.maxIndex) seg.maxIndex = maxIndex;
-    if (mustSync && this.fsync) {
-      fs.fdatasyncSync(this.fd);
-      this.stats.fsyncs++;
-    }
+    return mustSync && this.fsync;
   }
 
   /**
