@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // kubets-kv: a member of a Raft-replicated key-value store that serves etcd's
 // v3 gRPC API (KV, Watch, Lease, Cluster, Maintenance) to stock clients.
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   ClusterService,
@@ -13,7 +14,7 @@ import { GrpcServer, parseHostPort, Service } from '@kubets/service-kit';
 import { Gauge } from 'prom-client';
 import { clusterService, kvService, leaseService, maintenanceService, peerLeaseHandlers, watchService, type ApiContext } from './api/services';
 import { KV_FLAGS, resolveDefaults } from './config';
-import { PeerTransport, RaftPeerService, type RaftBatch } from './peer/transport';
+import { fetchMembers, PeerTransport, RaftPeerService, type RaftBatch } from './peer/transport';
 import { restore } from './restore';
 import { KvServer } from './server/kv-server';
 import { clusterId as deriveClusterId, memberId as deriveMemberId, parseInitialCluster, type MemberRecord } from './server/members';
@@ -78,15 +79,15 @@ async function main(): Promise<void> {
       `--initial-cluster has ${cfg.name}=${mine.join(',')} but --initial-advertise-peer-urls is ${cfg.initialAdvertisePeerUrls.join(',')}`,
     );
   }
-  const memberId = deriveMemberId(mine, cfg.initialClusterToken);
-  const clusterId = deriveClusterId(members.map((m) => m.id));
+  const identity = await resolveIdentity(cfg, members, log);
+  const { memberId, clusterId } = identity;
 
   let server: KvServer;
   const peers = new PeerTransport({
     memberId,
     clusterId: () => server.clusterId,
     log: log.child({ actor: 'peer-transport' }),
-    peerUrls: (id) => server.membership.get(id)?.peerUrls ?? members.find((m) => m.id === id)?.peerUrls,
+    peerUrls: (id) => server.membership.get(id)?.peerUrls ?? identity.members.find((m) => m.id === id)?.peerUrls,
     reportUnreachable: (id) => server.node.reportUnreachable(id),
     reportSnapshot: (id, status) => server.node.reportSnapshot(id, status),
   });
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
     dataDir: path.resolve(cfg.dataDir),
     memberId,
     clusterId,
-    initialMembers: members,
+    initialMembers: identity.members,
     newCluster: cfg.initialClusterState === 'new',
     clientUrls: cfg.advertiseClientUrls,
     heartbeatMs: svc.config.heartbeatInterval,
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
     },
     leaseRenew: leaseForward.leaseRenew,
     leaseTimeToLive: leaseForward.leaseTimeToLive,
+    members: async () => ({ header: server.header(), members: server.membership.toProto() }),
   });
   for (const url of cfg.listenPeerUrls) await peerGrpc.listen(hostPortOf(url));
   svc.onShutdown('peer-server', () => peerGrpc.shutdown(2_000));
@@ -176,6 +178,10 @@ async function main(): Promise<void> {
     },
   });
 
+  server.on('removed', () => {
+    log.warn('this member was removed from the cluster: shutting down');
+    void svc.shutdown('removed from the cluster', 0);
+  });
   server.start();
   svc.onShutdown('kv-server', () => server.stop());
   log.info(
@@ -189,6 +195,67 @@ async function main(): Promise<void> {
     'kubets-kv member started',
   );
   svc.markReady();
+}
+
+interface Identity {
+  memberId: number;
+  clusterId: number;
+  /** Who to talk to until the replicated membership is known. */
+  members: MemberRecord[];
+}
+
+/**
+ * A member's id and cluster id. Kept in <data-dir>/identity.json from the first
+ * start on, so a restart never re-derives them. New cluster: derived from
+ * --initial-cluster and the token, like etcd. Joining an existing cluster
+ * (--initial-cluster-state existing, after `etcdctl member add`): asked from
+ * the members listed in --initial-cluster over the peer port, finding this
+ * member by its peer URLs.
+ */
+async function resolveIdentity(cfg: ReturnType<typeof resolveDefaults>, members: MemberRecord[], log: import('pino').Logger): Promise<Identity> {
+  const file = path.join(path.resolve(cfg.dataDir), 'identity.json');
+  if (fs.existsSync(file)) {
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { memberId: number; clusterId: number };
+    return { memberId: saved.memberId, clusterId: saved.clusterId, members };
+  }
+  let identity: Identity;
+  if (cfg.initialClusterState === 'existing') {
+    const mineSorted = [...cfg.initialAdvertisePeerUrls].sort().join(',');
+    const others = members.filter((m) => [...m.peerUrls].sort().join(',') !== mineSorted).flatMap((m) => m.peerUrls);
+    let list: Awaited<ReturnType<typeof fetchMembers>> | undefined;
+    for (const url of others) {
+      try {
+        list = await fetchMembers(url);
+        break;
+      } catch (err) {
+        log.warn({ peer: url, err: (err as Error).message }, 'could not get the membership from this peer');
+      }
+    }
+    if (!list) throw new Error(`--initial-cluster-state existing: no member of the cluster answered at ${others.join(', ')}`);
+    const me = list.members.find((m) => [...m.peerURLs].sort().join(',') === mineSorted);
+    if (!me) {
+      throw new Error(
+        `this member (${cfg.initialAdvertisePeerUrls.join(',')}) is not in the cluster: add it first with ` +
+          `"etcdctl member add ${cfg.name} --peer-urls=${cfg.initialAdvertisePeerUrls.join(',')}"`,
+      );
+    }
+    identity = {
+      memberId: Number(me.ID),
+      clusterId: Number(list.header!.clusterId),
+      members: list.members.map((m) => ({ id: Number(m.ID), name: m.name, peerUrls: m.peerURLs, clientUrls: [], isLearner: m.isLearner })),
+    };
+    log.info({ memberId: identity.memberId.toString(16) }, 'joining an existing cluster');
+  } else {
+    const mine = parseInitialCluster(cfg.initialCluster).get(cfg.name)!;
+    identity = {
+      memberId: deriveMemberId(mine, cfg.initialClusterToken),
+      clusterId: deriveClusterId(members.map((m) => m.id)),
+      members,
+    };
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ memberId: identity.memberId, clusterId: identity.clusterId }));
+  return identity;
 }
 
 main().catch((err: unknown) => {

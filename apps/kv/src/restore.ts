@@ -72,5 +72,6 @@ export function restore(opts: RestoreOptions): { memberId: number; clusterId: nu
   } finally {
     storage.close();
   }
+  fs.writeFileSync(path.join(opts.dataDir, 'identity.json'), JSON.stringify({ memberId: me.id, clusterId }));
   return { memberId: me.id, clusterId, revision: state.currentRev };
 }

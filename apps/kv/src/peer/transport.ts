@@ -4,6 +4,8 @@ import {
   LeaseKeepAliveResponse,
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
+  MemberListRequest,
+  MemberListResponse,
 } from '@kubets/proto/etcd/etcdserverpb/rpc';
 import type { Logger } from 'pino';
 import { codec, MessageType, SnapshotStatus, type Message } from 'raft-consensus-ts';
@@ -123,7 +125,27 @@ export const RaftPeerService = {
     responseSerialize: (v: LeaseTimeToLiveResponse) => Buffer.from(LeaseTimeToLiveResponse.encode(v).finish()),
     responseDeserialize: (b: Buffer) => LeaseTimeToLiveResponse.decode(b),
   },
+  members: {
+    path: '/kubets.kv.v1.RaftPeer/Members',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (v: MemberListRequest) => Buffer.from(MemberListRequest.encode(v).finish()),
+    requestDeserialize: (b: Buffer) => MemberListRequest.decode(b),
+    responseSerialize: (v: MemberListResponse) => Buffer.from(MemberListResponse.encode(v).finish()),
+    responseDeserialize: (b: Buffer) => MemberListResponse.decode(b),
+  },
 } satisfies grpc.ServiceDefinition;
+
+/** Ask a member, on its peer URL, for the cluster's membership (used by a joining member). */
+export function fetchMembers(peerUrl: string, timeoutMs = 5_000): Promise<MemberListResponse> {
+  const client = new grpc.Client(grpcTarget(peerUrl), grpc.credentials.createInsecure());
+  const d = RaftPeerService.members;
+  return new Promise<MemberListResponse>((resolve, reject) => {
+    client.makeUnaryRequest(d.path, d.requestSerialize, d.responseDeserialize, {}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+      err ? reject(err) : resolve(res as MemberListResponse),
+    );
+  }).finally(() => client.close());
+}
 
 /** host:port for a peer URL such as http://127.0.0.1:2380. */
 export function grpcTarget(url: string): string {

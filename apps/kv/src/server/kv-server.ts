@@ -457,7 +457,10 @@ export class KvServer extends EventEmitter {
   private onConfChange(cc: ConfChangeV2, _cs: ConfState): void {
     for (const change of cc.changes) {
       const id = change.nodeId;
-      if (change.type === ConfChangeType.ConfChangeRemoveNode) this.membership.remove(id);
+      if (change.type === ConfChangeType.ConfChangeRemoveNode) {
+        this.membership.remove(id);
+        if (id === this.opts.memberId) this.emit('removed');
+      }
       else if (!this.membership.get(id)) {
         let record: MemberRecord = { id, name: '', peerUrls: [], clientUrls: [], isLearner: change.type === ConfChangeType.ConfChangeAddLearnerNode };
         try {

@@ -26,6 +26,8 @@ import {
   LeaseKeepAliveResponse,
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
+  MemberListRequest,
+  MemberListResponse,
 } from "../../../etcd/etcdserverpb/rpc";
 import { Message } from "../../../etcd/raftpb/raft";
 
@@ -210,6 +212,16 @@ export const RaftPeerService = {
     responseSerialize: (value: LeaseTimeToLiveResponse) => Buffer.from(LeaseTimeToLiveResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer) => LeaseTimeToLiveResponse.decode(value),
   },
+  /** The membership, for a member joining an existing cluster (it finds its own id by its peer URLs). */
+  members: {
+    path: "/kubets.kv.v1.RaftPeer/Members",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: MemberListRequest) => Buffer.from(MemberListRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer) => MemberListRequest.decode(value),
+    responseSerialize: (value: MemberListResponse) => Buffer.from(MemberListResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer) => MemberListResponse.decode(value),
+  },
 } as const;
 
 export interface RaftPeerServer extends UntypedServiceImplementation {
@@ -219,6 +231,8 @@ export interface RaftPeerServer extends UntypedServiceImplementation {
   leaseRenew: handleUnaryCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
   /** A follower forwards TimeToLive to the leader (remaining TTLs are known there only). */
   leaseTimeToLive: handleUnaryCall<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>;
+  /** The membership, for a member joining an existing cluster (it finds its own id by its peer URLs). */
+  members: handleUnaryCall<MemberListRequest, MemberListResponse>;
 }
 
 export interface RaftPeerClient extends Client {
@@ -268,6 +282,22 @@ export interface RaftPeerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LeaseTimeToLiveResponse) => void,
+  ): ClientUnaryCall;
+  /** The membership, for a member joining an existing cluster (it finds its own id by its peer URLs). */
+  members(
+    request: MemberListRequest,
+    callback: (error: ServiceError | null, response: MemberListResponse) => void,
+  ): ClientUnaryCall;
+  members(
+    request: MemberListRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MemberListResponse) => void,
+  ): ClientUnaryCall;
+  members(
+    request: MemberListRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MemberListResponse) => void,
   ): ClientUnaryCall;
 }
 
