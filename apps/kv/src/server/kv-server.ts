@@ -576,9 +576,12 @@ export class KvServer extends EventEmitter {
     return { leader: this.leaderId, term: this.term, commit: st.hardState?.commit ?? 0, applied: this.node.appliedIndex };
   }
 
-  /** Bytes of the last snapshot data written, as an etcd-like db size. */
+  /**
+   * etcd's "db size": the larger of the last snapshot's size and the store's
+   * estimate of what it holds (the same measure the space quota uses).
+   */
   dbSize(): number {
-    return this.storage.snapshot().data.length;
+    return Math.max(this.storage.snapshot().data.length, this.store.approxBytes);
   }
 }
 
