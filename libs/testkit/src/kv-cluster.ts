@@ -53,10 +53,23 @@ export class KvCluster {
     this.binary = builtApp('kv');
   }
 
+  /**
+   * Start a cluster. Ports come from freePort(), which another process can
+   * take before a member binds it; a member that fails to bind makes the whole
+   * cluster start again on fresh ports (up to 3 tries).
+   */
   static async start(options: KvClusterOptions = {}): Promise<KvCluster> {
-    const cluster = new KvCluster(options);
-    await cluster.init();
-    return cluster;
+    for (let attempt = 1; ; attempt++) {
+      const cluster = new KvCluster(options);
+      try {
+        await cluster.init();
+        return cluster;
+      } catch (err) {
+        const portTaken = cluster.members.some((m) => /EADDRINUSE/.test(m.process?.logs() ?? ''));
+        await cluster.dispose();
+        if (!portTaken || attempt >= 3) throw err;
+      }
+    }
   }
 
   get endpoints(): string[] {
@@ -141,6 +154,17 @@ export class KvCluster {
       }
     }
     for (const m of this.members) m.process.start();
+    // Every member must come up (a port taken by another process makes one exit at once).
+    await Promise.all(
+      this.members.map((m) =>
+        Promise.race([
+          m.process.waitForLog(/kubets-kv member started/, 30_000),
+          m.process.exited().then((code) => {
+            throw new Error(`kubets-kv ${m.name} exited with code ${code} while starting\n${m.process.tail(10)}`);
+          }),
+        ]),
+      ),
+    );
     await this.waitForLeader();
   }
 

@@ -138,6 +138,12 @@ export class ManagedProcess {
     });
   }
 
+  /** Resolves with the exit code whenever the process exits (no deadline). */
+  exited(): Promise<number | null> {
+    if (!this.exitPromise) throw new Error(`${this.options.name} was never started`);
+    return this.exitPromise;
+  }
+
   /** Resolve with the exit code when the process exits, or reject at the deadline. */
   async waitForExit(timeoutMs = 10_000): Promise<number | null> {
     if (!this.exitPromise) throw new Error(`${this.options.name} was never started`);
