@@ -46,7 +46,7 @@ import {
 import { GrpcStatusError } from '@kubets/service-kit';
 import type { Logger } from 'pino';
 import { ConfChangeType } from 'raft-consensus-ts';
-import { isTxnReadOnly } from '../apply/applier';
+import { isTxnReadOnly, mvccToApply } from '../apply/applier';
 import { checkDelete, checkPut, checkRange, checkTxn } from '../apply/validate';
 import { ApplyError, Errors } from '../errors';
 import { MAX_LEASE_TTL } from '../lease/lessor';
@@ -330,9 +330,7 @@ export function maintenanceService(ctx: ApiContext) {
         try {
           return server.store.hashKV(Number(req.revision));
         } catch (err) {
-          if ((err as Error).name === 'CompactedError') throw new ApplyError(Errors.compacted());
-          if ((err as Error).name === 'FutureRevisionError') throw new ApplyError(Errors.futureRev());
-          throw err;
+          return mvccToApply(err);
         }
       });
       return { header: server.header(h.rev), hash: h.hash, compactRevision: BigInt(h.compactRev) };

@@ -37,7 +37,8 @@ export function header(revision: number): ResponseHeader {
   return { clusterId: 0n, memberId: 0n, revision: BigInt(revision), raftTerm: 0n };
 }
 
-function mvccToApply(err: unknown): never {
+/** MVCC errors as etcd's client-visible errors. */
+export function mvccToApply(err: unknown): never {
   if (err instanceof CompactedError) throw new ApplyError(Errors.compacted());
   if (err instanceof FutureRevisionError) throw new ApplyError(Errors.futureRev());
   throw err;
@@ -60,6 +61,10 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
+function cmpInt(have: bigint, want: bigint): number {
+  return have === want ? 0 : have > want ? 1 : -1;
+}
+
 function compareKV(c: Compare, kv: KeyValue | undefined): boolean {
   let result: number;
   const u = c.targetUnion;
@@ -69,30 +74,18 @@ function compareKV(c: Compare, kv: KeyValue | undefined): boolean {
       result = compareBytes(kv?.value ?? EMPTY, want);
       break;
     }
-    case Compare_CompareTarget.CREATE: {
-      const want = u?.$case === 'createRevision' ? u.value : 0n;
-      const have = kv?.createRevision ?? 0n;
-      result = have === want ? 0 : have > want ? 1 : -1;
+    case Compare_CompareTarget.CREATE:
+      result = cmpInt(kv?.createRevision ?? 0n, u?.$case === 'createRevision' ? u.value : 0n);
       break;
-    }
-    case Compare_CompareTarget.MOD: {
-      const want = u?.$case === 'modRevision' ? u.value : 0n;
-      const have = kv?.modRevision ?? 0n;
-      result = have === want ? 0 : have > want ? 1 : -1;
+    case Compare_CompareTarget.MOD:
+      result = cmpInt(kv?.modRevision ?? 0n, u?.$case === 'modRevision' ? u.value : 0n);
       break;
-    }
-    case Compare_CompareTarget.VERSION: {
-      const want = u?.$case === 'version' ? u.value : 0n;
-      const have = kv?.version ?? 0n;
-      result = have === want ? 0 : have > want ? 1 : -1;
+    case Compare_CompareTarget.VERSION:
+      result = cmpInt(kv?.version ?? 0n, u?.$case === 'version' ? u.value : 0n);
       break;
-    }
-    case Compare_CompareTarget.LEASE: {
-      const want = u?.$case === 'lease' ? u.value : 0n;
-      const have = kv?.lease ?? 0n;
-      result = have === want ? 0 : have > want ? 1 : -1;
+    case Compare_CompareTarget.LEASE:
+      result = cmpInt(kv?.lease ?? 0n, u?.$case === 'lease' ? u.value : 0n);
       break;
-    }
     default:
       result = 0;
   }
@@ -161,17 +154,16 @@ export class Applier {
     }
     if (order === RangeRequest_SortOrder.ASCEND || order === RangeRequest_SortOrder.DESCEND) {
       const sign = order === RangeRequest_SortOrder.ASCEND ? 1 : -1;
-      const cmpBig = (a: bigint, b: bigint) => (a === b ? 0 : a > b ? 1 : -1);
       let cmp: (a: KeyValue, b: KeyValue) => number;
       switch (req.sortTarget) {
         case RangeRequest_SortTarget.VERSION:
-          cmp = (a, b) => cmpBig(a.version, b.version);
+          cmp = (a, b) => cmpInt(a.version, b.version);
           break;
         case RangeRequest_SortTarget.CREATE:
-          cmp = (a, b) => cmpBig(a.createRevision, b.createRevision);
+          cmp = (a, b) => cmpInt(a.createRevision, b.createRevision);
           break;
         case RangeRequest_SortTarget.MOD:
-          cmp = (a, b) => cmpBig(a.modRevision, b.modRevision);
+          cmp = (a, b) => cmpInt(a.modRevision, b.modRevision);
           break;
         case RangeRequest_SortTarget.VALUE:
           cmp = (a, b) => compareBytes(a.value, b.value);

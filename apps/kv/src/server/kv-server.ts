@@ -103,13 +103,14 @@ export class KvServer extends EventEmitter {
   // linearizable read batching
   private readRound: Promise<void> | undefined;
   private nextRoundWaiters: Array<{ resolve(): void; reject(err: Error): void }> = [];
-  /** Approximate bytes held by kept revisions, for the space quota. */
+  /** Active alarms (NOSPACE), replicated through Raft. */
   private readonly alarms = new Set<number>();
 
   constructor(private readonly opts: KvServerOptions) {
     super();
     this.setMaxListeners(0);
     const log = opts.log;
+    const raftLog = raftLogger(log);
     this.requestTimeoutMs = 5_000 + 2 * opts.electionMs;
     const minTtl = Math.ceil((1.5 * opts.electionMs) / 1000);
     this.lessor = new Lessor(minTtl);
@@ -124,7 +125,7 @@ export class KvServer extends EventEmitter {
 
     const walDir = path.join(opts.dataDir, 'member');
     fs.mkdirSync(walDir, { recursive: true });
-    this.storage = WalStorage.open(walDir, { logger: raftLogger(log) });
+    this.storage = WalStorage.open(walDir, { logger: raftLog });
     const snap = this.storage.snapshot();
     const restored = snap.metadata.index > 0;
     if (restored) {
@@ -147,7 +148,7 @@ export class KvServer extends EventEmitter {
         maxUncommittedEntriesSize: 1 << 30,
         checkQuorum: true,
         preVote: true,
-        logger: raftLogger(log),
+        logger: raftLog,
       },
       storage: this.storage,
       transport: { send: (messages) => opts.send(messages) },
@@ -162,7 +163,7 @@ export class KvServer extends EventEmitter {
       },
       bootstrapPeers: !hasState && opts.newCluster ? opts.initialMembers.map((m) => m.id) : undefined,
       readIndexTimeoutMs: this.requestTimeoutMs,
-      logger: raftLogger(log),
+      logger: raftLog,
     });
   }
 
