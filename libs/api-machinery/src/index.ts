@@ -1,0 +1,11 @@
+export type { Schema, ObjectSchema, ArraySchema, MapSchema, ScalarSchema, SchemaCommon } from './schema';
+export * from './status';
+export * from './validation';
+export * from './labels';
+export * from './fields';
+export * from './meta';
+export * from './schema-tools';
+export * from './patch/merge-patch';
+export * from './patch/json-patch';
+export * from './patch/strategic-merge';
+export { MAX_NESTING_DEPTH } from './internal/json';
