@@ -1,0 +1,198 @@
+#!/usr/bin/env node
+// kubets: the cluster CLI (kubeadm's counterpart). Commands: init.
+import path from 'node:path';
+import { ConfigError, parseFlags, type FlagSpecs } from '@kubets/service-kit';
+import { configFromFlags, InitConfigError, type InitFlags } from './config';
+import { DEFAULT_OUT_DIR, InitError, runInit, type InitResult } from './init';
+
+const VERSION = '0.1.0';
+const PROGRAM = 'kubets';
+
+const INIT_FLAGS = {
+  config: {
+    type: 'string',
+    description: 'Path to a kubeadm configuration file (InitConfiguration and ClusterConfiguration, kubeadm.k8s.io/v1beta3 or v1beta4)',
+  },
+  'out-dir': {
+    type: 'string',
+    default: DEFAULT_OUT_DIR,
+    description: 'Where to write pki/, the kubeconfigs, tokens.csv and kubets-init.json',
+  },
+  force: {
+    type: 'boolean',
+    description: 'Replace everything in --out-dir, including an existing CA (default: reuse the CA and only issue what is missing)',
+  },
+  'apiserver-advertise-address': { type: 'string', description: 'The IP address the API server advertises (without --config)' },
+  'apiserver-bind-port': { type: 'number', integer: true, min: 1, max: 65535, description: 'The API server port (without --config; default 6443)' },
+  'control-plane-endpoint': { type: 'string', description: 'A stable host:port for the control plane (without --config)' },
+  'service-cidr': { type: 'string', description: 'Range of Service IPs (without --config; default 10.96.0.0/12)' },
+  'pod-network-cidr': { type: 'string', description: 'Range of pod IPs (without --config)' },
+  'service-dns-domain': { type: 'string', description: 'Cluster DNS domain (without --config; default cluster.local)' },
+  'apiserver-cert-extra-sans': { type: 'list', description: 'Extra subject alternative names for the API server certificate (without --config)' },
+  token: { type: 'string', secret: true, description: 'The bootstrap token, [a-z0-9]{6}.[a-z0-9]{16} (without --config; default generated)' },
+  'node-name': { type: 'string', description: 'The node name (without --config; default the host name)' },
+} as const satisfies FlagSpecs;
+
+const CONFIG_ONLY_FLAGS = Object.keys(INIT_FLAGS).filter((f) => !['config', 'out-dir', 'force'].includes(f));
+
+function flagUsage(specs: FlagSpecs): string {
+  const rows: Array<[string, string]> = Object.entries(specs).map(([flag, spec]): [string, string] => {
+    const arg = spec.type === 'boolean' ? '' : spec.type === 'list' ? ' strings' : ` ${spec.type === 'number' ? 'int' : 'string'}`;
+    const def = spec.default !== undefined ? ` (default ${JSON.stringify(spec.default)})` : '';
+    return [`--${flag}${arg}`, `${spec.description}${def}`];
+  });
+  rows.push(['-h, --help', 'help for this command']);
+  const width = Math.max(...rows.map(([f]) => f.length)) + 3;
+  return rows.map(([f, t]) => `  ${f.padEnd(width)}${t}`).join('\n');
+}
+
+const ROOT_USAGE = `kubets: set up and manage a kubets cluster (the kubeadm of kubets).
+
+Usage:
+  ${PROGRAM} <command> [flags]
+
+Commands:
+  init        Generate the control plane's CA, certificates, kubeconfigs and tokens
+  version     Print the version
+  help        Help about a command
+
+Run '${PROGRAM} <command> --help' for a command's flags.
+`;
+
+const INIT_USAGE = `Generate a control plane's certificates, kubeconfigs and tokens in kubeadm's layout.
+
+Writes, under --out-dir (default ${DEFAULT_OUT_DIR}):
+  pki/ca.crt, pki/ca.key                                   the cluster CA
+  pki/apiserver.crt, .key                                  API server serving certificate
+  pki/apiserver-kubelet-client.crt, .key                   API server -> kubelet client certificate
+  pki/sa.key, pki/sa.pub                                   service account token signing key pair
+  admin.kubeconfig                                         kubernetes-admin (system:masters), plus the "admin" token user
+  controller-manager.kubeconfig, scheduler.kubeconfig      the control plane components' credentials
+  tokens.csv                                               kube-apiserver --token-auth-file (bootstrap + admin tokens)
+  kubets-init.json                                         summary for later commands (join, scripts, tests)
+
+An existing CA is reused, never overwritten, and only missing files are issued
+(existing ones are checked); --force replaces everything.
+
+Usage:
+  ${PROGRAM} init --config FILE [--out-dir DIR] [--force]
+  ${PROGRAM} init [kubeadm-style flags] [--out-dir DIR]
+
+Flags:
+${flagUsage(INIT_FLAGS)}
+`;
+
+function usageError(message: string, command?: string): never {
+  process.stderr.write(`Error: ${message}\nRun '${PROGRAM}${command ? ` ${command}` : ''} --help' for usage.\n`);
+  process.exit(2);
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function report(result: InitResult, out: NodeJS.WritableStream): void {
+  const s = result.summary;
+  const lines: string[] = [];
+  lines.push('', `Your kubets control plane's certificates, kubeconfigs and tokens are ready in ${result.outDir}${result.reusedCA ? ' (existing CA reused)' : ''}:`, '');
+  for (const f of result.files) lines.push(`  ${f.action.padEnd(8)} ${f.path}`);
+  lines.push(
+    '',
+    'To use the cluster with kubectl once the API server runs:',
+    '',
+    `  export KUBECONFIG=${shellQuote(s.paths.adminKubeconfig)}`,
+    '',
+    'The API server takes these flags (kube-apiserver names):',
+    '',
+    ...s.apiServerFlags.map((f, i) => `  ${f}${i < s.apiServerFlags.length - 1 ? ' \\' : ''}`),
+  );
+  const token = s.bootstrapTokens[0];
+  if (token) {
+    lines.push(
+      '',
+      'Worker nodes join with the bootstrap token:',
+      '',
+      `  kubets join ${s.controlPlaneEndpoint} --token ${token.token} \\`,
+      `    --discovery-token-ca-cert-hash ${s.caCertHash}`,
+    );
+  }
+  lines.push('');
+  out.write(`${lines.join('\n')}\n`);
+}
+
+function init(argv: string[]): void {
+  let parsed;
+  try {
+    parsed = parseFlags(INIT_FLAGS, { argv, env: {}, configFlag: 'kubets-flags-file' });
+  } catch (err) {
+    if (err instanceof ConfigError) usageError(err.message, 'init');
+    throw err;
+  }
+  if (parsed.help) {
+    process.stdout.write(INIT_USAGE);
+    return;
+  }
+  if (parsed.positionals.length > 0) usageError(`unexpected argument "${parsed.positionals[0]}"`, 'init');
+  const c = parsed.config;
+  const given = CONFIG_ONLY_FLAGS.filter((f) => argv.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)));
+  let configText: string | undefined;
+  if (c.config !== undefined) {
+    if (given.length > 0) usageError(`can not mix '--config' with arguments [${given.join(' ')}]`, 'init');
+  } else {
+    const flags: InitFlags = {
+      advertiseAddress: c.apiserverAdvertiseAddress,
+      bindPort: c.apiserverBindPort,
+      controlPlaneEndpoint: c.controlPlaneEndpoint,
+      serviceCidr: c.serviceCidr,
+      podNetworkCidr: c.podNetworkCidr,
+      serviceDnsDomain: c.serviceDnsDomain,
+      certSans: c.apiserverCertExtraSans,
+      token: c.token,
+      nodeName: c.nodeName,
+    };
+    configText = configFromFlags(flags);
+  }
+  const result = runInit({
+    configFile: c.config,
+    configText,
+    configSource: 'command-line flags',
+    outDir: path.resolve(c.outDir),
+    force: c.force,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  report(result, process.stdout);
+}
+
+function main(): void {
+  const [command, ...rest] = process.argv.slice(2);
+  try {
+    switch (command) {
+      case 'init':
+        init(rest);
+        return;
+      case 'version':
+      case '--version':
+        process.stdout.write(`${PROGRAM} version ${VERSION}\n`);
+        return;
+      case undefined:
+      case 'help':
+      case '-h':
+      case '--help':
+        if (command === 'help' && rest[0] === 'init') process.stdout.write(INIT_USAGE);
+        else process.stdout.write(ROOT_USAGE);
+        return;
+      default:
+        usageError(`unknown command "${command}" for "${PROGRAM}"`);
+    }
+  } catch (err) {
+    if (err instanceof InitConfigError || err instanceof InitError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(1);
+    }
+    // File system and other unexpected errors: the message, and the stack with KUBETS_DEBUG=1.
+    process.stderr.write(`error: ${process.env.KUBETS_DEBUG ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}\n`);
+    process.exit(1);
+  }
+}
+
+main();
