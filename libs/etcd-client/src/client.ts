@@ -378,7 +378,7 @@ export class Watcher {
       if (r.events.length > 0) {
         this.nextRev = Number(r.events[r.events.length - 1]!.kv!.modRevision) + 1;
         this.onEvents(r.events, r.header);
-      } else if (r.header && created && !r.created && this.opts.progressNotify) {
+      } else if (r.header && created && !r.created) {
         this.onEvents([], r.header);
       }
     });
@@ -404,6 +404,17 @@ export class Watcher {
         },
       },
     });
+  }
+
+  /**
+   * Ask the server for a progress notification (etcd's WatchProgressRequest):
+   * it answers with the current revision once every event up to it has been
+   * sent on this stream; it arrives as onEvents([], header).
+   */
+  requestProgress(): boolean {
+    if (!this.stream || this.cancelled) return false;
+    this.stream.write({ requestUnion: { $case: 'progressRequest', value: {} } });
+    return true;
   }
 
   cancel(): void {

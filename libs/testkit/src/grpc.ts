@@ -27,9 +27,10 @@ async function reflect(
   request: ServerReflectionRequest['messageRequest'],
   version: ReflectionVersion,
   timeoutMs: number,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
 ): Promise<NonNullable<ServerReflectionResponse['messageResponse']>> {
   const Client = version === 'v1' ? ReflectionV1Client : ReflectionV1AlphaClient;
-  const client = new Client(address, grpc.credentials.createInsecure());
+  const client = new Client(address, credentials);
   try {
     return await new Promise((resolve, reject) => {
       const stream = client.serverReflectionInfo({ deadline: Date.now() + timeoutMs });
@@ -46,9 +47,9 @@ async function reflect(
   }
 }
 
-/** `grpcurl -plaintext ADDRESS list`: the fully-qualified services, sorted. */
-export async function listServices(address: string, version: ReflectionVersion = 'v1', timeoutMs = 5_000): Promise<string[]> {
-  const response = await reflect(address, { $case: 'listServices', value: '' }, version, timeoutMs);
+/** `grpcurl -plaintext ADDRESS list` (or with TLS `credentials`): the fully-qualified services, sorted. */
+export async function listServices(address: string, version: ReflectionVersion = 'v1', timeoutMs = 5_000, credentials?: grpc.ChannelCredentials): Promise<string[]> {
+  const response = await reflect(address, { $case: 'listServices', value: '' }, version, timeoutMs, credentials);
   if (response.$case === 'errorResponse') throw new Error(`reflection error: ${response.value.errorMessage}`);
   if (response.$case !== 'listServicesResponse') throw new Error(`unexpected reflection response ${response.$case}`);
   return response.value.service.map((s) => s.name).sort();

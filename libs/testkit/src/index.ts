@@ -17,5 +17,6 @@ export { seededRandom, testSeed, withSeed } from './seed';
 export { listServices, fileContainingSymbol, describeService, healthCheck } from './grpc';
 export type { ReflectionVersion, HealthStatus, FileDescriptorProto } from './grpc';
 export { KvCluster } from './kv-cluster';
+export { TcpProxy } from './tcp-proxy';
 export type { KvMember, KvClusterOptions, EtcdctlResult } from './kv-cluster';
 export { RealEtcd, RealEtcdCluster } from './real-etcd';
