@@ -1,3 +1,4 @@
+import { encodeK8sProtobuf } from '@kubets/k8s-protobuf';
 import { withSeed } from '@kubets/testkit';
 import { ApiEnv } from './harness';
 
@@ -58,12 +59,30 @@ describe('hostile input: every answer is a Status with the right code and the se
 
   it('wrong content types get 415, wrong patch types too', async () => {
     expectStatus(await post(VALID, { 'Content-Type': 'text/plain' }), [415], 'text/plain');
-    expectStatus(await post(VALID, { 'Content-Type': 'application/vnd.kubernetes.protobuf' }), [415], 'protobuf');
+    expectStatus(await post(VALID, { 'Content-Type': 'application/vnd.kubernetes.protobuf' }), [400], 'JSON sent as protobuf');
+    expectStatus(await post(VALID, { 'Content-Type': 'application/cbor' }), [415], 'cbor');
     expectStatus(await env.request('POST', '/api/v1/namespaces/default/configmaps', { body: VALID.replace('fuzz', 'ct-ok') }), [201], 'json');
     expectStatus(await env.request('PATCH', '/api/v1/namespaces/default/configmaps/ct-ok', { body: '{}', headers: { 'Content-Type': 'application/json' } }), [415], 'patch with application/json');
     expectStatus(await env.request('PATCH', '/api/v1/namespaces/default/configmaps/ct-ok', { body: '{}', headers: { 'Content-Type': 'application/apply-patch+yaml' } }), [415], 'server-side apply');
     expectStatus(await env.request('PATCH', '/api/v1/namespaces/default/configmaps/ct-ok', { body: '[{"op":"bogus"}]', headers: { 'Content-Type': 'application/json-patch+json' } }), [400, 422], 'bad json patch');
     expectStatus(await env.request('PATCH', '/api/v1/namespaces/default/configmaps/ct-ok', { body: '{"data":', headers: { 'Content-Type': 'application/merge-patch+json' } }), [400], 'truncated merge patch');
+  });
+
+  it('Kubernetes protobuf bodies work (kubectl 1.32+); truncated and corrupted ones get 400', async () => {
+    await withSeed(async (_seed, rand) => {
+      const pb = encodeK8sProtobuf({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'from-pb', namespace: 'default' }, data: { a: 'b' } });
+      const ct = { 'Content-Type': 'application/vnd.kubernetes.protobuf' };
+      expectStatus(await post(Buffer.from(pb), ct), [201], 'protobuf');
+      expect((await env.request('GET', '/api/v1/namespaces/default/configmaps/from-pb')).json().data).toEqual({ a: 'b' });
+      for (let i = 0; i < 40; i++) {
+        const cut = Buffer.from(pb).subarray(0, Math.floor(rand() * (pb.length - 1)));
+        // Protobuf has no end marker: a cut at a field boundary is a valid, smaller object (409 or 422).
+        expectStatus(await post(cut, ct), [400, 409, 422], `protobuf truncated at ${cut.length}`);
+        const b = Buffer.from(encodeK8sProtobuf({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `pb-${i}`, namespace: 'default' }, data: { a: 'b' } }));
+        b[4 + Math.floor(rand() * (b.length - 4))] = Math.floor(rand() * 256);
+        expectStatus(await post(b, ct), [201, 400, 409, 422], 'corrupted protobuf');
+      }
+    });
   });
 
   it('YAML bodies work; malformed YAML gets 400', async () => {

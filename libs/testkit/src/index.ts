@@ -18,5 +18,7 @@ export { listServices, fileContainingSymbol, describeService, healthCheck } from
 export type { ReflectionVersion, HealthStatus, FileDescriptorProto } from './grpc';
 export { KvCluster } from './kv-cluster';
 export { TcpProxy } from './tcp-proxy';
+export { ControlPlane } from './control-plane';
+export type { InitSummary, KubectlResult, ApiServerProc, EnvOptions as ControlPlaneOptions } from './control-plane';
 export type { KvMember, KvClusterOptions, EtcdctlResult } from './kv-cluster';
 export { RealEtcd, RealEtcdCluster } from './real-etcd';
