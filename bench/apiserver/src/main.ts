@@ -15,6 +15,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { runInit } from '@kubets/cli';
+import { EtcdClient } from '@kubets/etcd-client';
 import { KvCluster, builtApp, freePort, spawnProcess, type ManagedProcess } from '@kubets/testkit';
 
 const smoke = process.argv.includes('--smoke');
@@ -111,8 +112,19 @@ async function main(): Promise<void> {
     });
     await api.waitForLog(/kubets-apiserver ready on/, 30_000);
     const rows: Array<[string, number, Result]> = [];
+    // The floor under every write: the same KV driven directly (etcd v3 puts of
+    // a ConfigMap-sized value, 10 gRPC connections), in this run, on this machine.
+    const kvClients = Array.from({ length: 10 }, (_, i) => new EtcdClient({ endpoints: [kv.endpoints[i % kv.endpoints.length]!], operationTimeoutMs: 60_000 }));
+    const value = Buffer.from(cm('bench', 'kv-direct-object', 'x'));
+    const kvRows: Array<[number, Result]> = [];
+    for (const clients of [1, 10, 100]) {
+      kvRows.push([clients, await run(OPS, clients, (i, w) => kvClients[w % kvClients.length]!.put(`/bench/kv-direct/${clients}/${i}`, value))]);
+    }
+    for (const c of kvClients) c.close();
     for (const clients of [1, 10, 100]) {
       agent = new https.Agent({ keepAlive: true, maxSockets: clients });
+      // Open the clients' connections first (TLS handshakes are not what is measured).
+      await run(clients * 4, clients, () => must('GET', '/version', undefined, 200));
       const ns = `bench-${clients}`;
       await must('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }), 201);
       const base = `/api/v1/namespaces/${ns}/configmaps`;
@@ -123,8 +135,8 @@ async function main(): Promise<void> {
       rows.push([
         'update',
         clients,
-        await run(OPS, clients, async (i) => {
-          const idx = i % Math.max(clients, 1);
+        await run(OPS, clients, async (i, worker) => {
+          const idx = worker;
           let obj = current.get(idx);
           if (!obj) obj = JSON.parse(await must('GET', `${base}/o-${idx}`, undefined, 200));
           obj.data.v = String(i);
@@ -181,6 +193,7 @@ async function main(): Promise<void> {
       '| call | clients | requests | throughput | p50 | p99 |',
       '|---|---|---|---|---|---|',
       ...rows.map(([name, c, r]) => `| ${name} | ${c} | ${r.ops} | ${fmt(r.perSec)}/s | ${fmt(r.p50)} ms | ${fmt(r.p99)} ms |`),
+      ...kvRows.map(([c, r]) => `| (KV put, direct) | ${c} | ${r.ops} | ${fmt(r.perSec)}/s | ${fmt(r.p50)} ms | ${fmt(r.p99)} ms |`),
       '',
       `watch fan-out: ${WATCHERS} watchers, ${WATCH_EVENTS} creates (10 writers, ${fmt(WATCH_EVENTS / writeSecs)} creates/s): ` +
         `${delivered} events delivered in ${fmt(fanSecs)} s = ${fmt(delivered / fanSecs)} events/s; last event ${fmt((Number(lastAt - t0) / 1e9 - writeSecs) * 1000)} ms after the last create was acknowledged`,
