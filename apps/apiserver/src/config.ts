@@ -12,6 +12,8 @@ export const APISERVER_FLAGS = {
   'service-cluster-ip-range': { type: 'string', default: '10.96.0.0/12', description: 'A CIDR notation IP range from which to assign service cluster IPs' },
   'service-node-port-range': { type: 'string', default: '30000-32767', description: 'A port range to reserve for services with NodePort visibility' },
   'advertise-address': { type: 'string', description: 'The IP address on which to advertise the apiserver to members of the cluster (the kubernetes Service endpoints); default: --bind-address, or 127.0.0.1 when that is 0.0.0.0' },
+  'etcd-compaction-interval': { type: 'duration', default: '5m', description: 'The interval of compaction requests. If 0, the compaction request from apiserver is disabled' },
+  'default-watch-cache-size': { type: 'number', integer: true, min: 100, default: 20000, description: 'How many recent changes the watch cache keeps (kubets: one cache for all resources); a watch from an older resourceVersion gets 410 Expired' },
   'nats-url': { type: 'string', description: 'NATS server URL(s) for change events (kubets); unset: no events are published' },
   'grpc-bind-address': { type: 'string', description: 'Address of the internal gRPC API (kubets), host:port; default <bind-address>:6444; port 0 picks a free port' },
   'event-publisher-lease-seconds': { type: 'number', integer: true, min: 1, default: 5, description: 'TTL of the lease the API server replica that publishes change events on NATS holds (kubets)' },

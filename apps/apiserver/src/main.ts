@@ -17,6 +17,7 @@ import { ALL_RESOURCES, byKind, lookup } from './registry';
 import { Allocators, firstServiceIp, parseCidr } from './rest/allocators';
 import { RestHandler } from './rest/handler';
 import { Store } from './storage/store';
+import { Compactor } from './storage/compactor';
 import { WatchCache } from './storage/watch-cache';
 
 const VERSION = '0.1.0';
@@ -57,9 +58,12 @@ async function main(): Promise<void> {
   const kv = new EtcdClient({ endpoints: cfg.etcdServers.map((u) => u.replace(/^https?:\/\//, '')) });
   svc.onShutdown('etcd client', () => kv.close());
   const store = new Store(kv);
-  const cache = new WatchCache(kv, log.child({ actor: 'watch-cache' }));
+  const cache = new WatchCache(kv, log.child({ actor: 'watch-cache' }), cfg.defaultWatchCacheSize);
   svc.onShutdown('watch cache', () => cache.stop());
   await cache.start();
+  const compactor = new Compactor(kv, cfg.etcdCompactionInterval, log.child({ actor: 'compactor' }));
+  compactor.start();
+  svc.onShutdown('compactor', () => compactor.stop());
   const allocators = new Allocators(store, serviceRange, { min: minPort!, max: maxPort! });
   const rest = new RestHandler(store, cache, allocators, byKind, log.child({ actor: 'rest' }));
   await rest.startNamespaceCache();

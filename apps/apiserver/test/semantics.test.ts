@@ -11,7 +11,8 @@ const cm = (name: string, extra: Record<string, unknown> = {}) => json({ apiVers
 describe('Kubernetes API semantics on kubets-kv', () => {
   let env: ApiEnv;
   beforeAll(async () => {
-    env = await ApiEnv.start({ kv: 'kubets' });
+    // A small watch cache, so a watch from an old revision is answered 410 Expired.
+    env = await ApiEnv.start({ kv: 'kubets', extraArgs: ['--default-watch-cache-size=100'] });
   });
   afterAll(async () => {
     await env?.dispose();
@@ -122,6 +123,11 @@ describe('Kubernetes API semantics on kubets-kv', () => {
     const rv = Number((await env.request('GET', '/api/v1/namespaces/default/configmaps')).json().metadata.resourceVersion);
     const compact = await env.kvCluster!.etcdctl(['compact', String(rv)]);
     expect(compact.code).toBe(0);
+    // A watch from before what the API server keeps: one ERROR event with 410 Expired, then the end.
+    for (let i = 0; i < 110; i++) await env.request('PATCH', '/api/v1/namespaces/default/configmaps/sel-0', { body: json({ data: { i: String(i) } }), headers: { 'Content-Type': 'application/merge-patch+json' } });
+    const tooOld = env.watch('/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1');
+    await waitFor(() => tooOld.ended() && tooOld.events.length === 1, { timeoutMs: 10_000, description: 'the 410 ERROR event' });
+    expect(tooOld.events[0]).toMatchObject({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } });
     const listOld = await env.request('GET', `/api/v1/namespaces/default/configmaps?resourceVersion=2&resourceVersionMatch=Exact`);
     expect(listOld.status).toBe(410);
     expect(listOld.json().reason).toBe('Expired');
