@@ -1,4 +1,8 @@
+import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { createCA, createCertificate } from '@kubets/pki';
+import { ResourcesClient } from '@kubets/proto/kubets/api/v1/api';
+import YAML from 'yaml';
 import { listServices, waitFor } from '@kubets/testkit';
 import { ApiEnv } from './harness';
 import { call, ref, resourcesClient, statusOf } from './grpc-client';
@@ -224,6 +228,20 @@ describe('Kubernetes API semantics on kubets-kv', () => {
     } finally {
       c.close();
     }
+    // Client certificates authenticate too (the admin kubeconfig's own user); one from another CA does not.
+    const kc = YAML.parse(fs.readFileSync(env.kubeconfig, 'utf8'));
+    const user = kc.users.find((u: any) => u.user['client-certificate-data']).user;
+    const withCert = (cert: Buffer, key: Buffer) =>
+      new ResourcesClient(`127.0.0.1:${env.apiservers[0]!.grpcPort}`, grpc.credentials.createSsl(Buffer.from(env.caCert), key, cert));
+    const good = withCert(Buffer.from(user['client-certificate-data'], 'base64'), Buffer.from(user['client-key-data'], 'base64'));
+    expect((await call(good.get.bind(good), { ref: ref('namespaces', { name: 'default' }), resourceVersion: '' })).object.length).toBeGreaterThan(0);
+    good.close();
+    const foreignCa = createCA('not-the-cluster-ca');
+    const foreign = createCertificate({ subject: { commonName: 'kubernetes-admin', organizations: ['system:masters'] }, issuer: { cert: foreignCa.certPem, key: foreignCa.keyPem }, extKeyUsage: ['clientAuth'] });
+    const bad = withCert(Buffer.from(foreign.certPem), Buffer.from(foreign.keyPem));
+    const denied = await call(bad.get.bind(bad), { ref: ref('namespaces', { name: 'default' }), resourceVersion: '' }).catch((x) => x);
+    expect(denied.code).toBe(grpc.status.UNAUTHENTICATED);
+    bad.close();
     const noAuth = resourcesClient(env.apiservers[0]!.grpcPort, env.caCert, 'wrong');
     const e = await call(noAuth.get.bind(noAuth), { ref: ref('configmaps', { namespace: 'default', name: 'x' }), resourceVersion: '' }).catch((x) => x);
     expect(e.code).toBe(grpc.status.UNAUTHENTICATED);

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import * as am from '@kubets/api-machinery';
 import {
@@ -50,6 +51,10 @@ export function toGrpcError(e: unknown): GrpcStatusError {
 
 const MAX_OBJECT_BYTES = 3 * 1024 * 1024;
 
+function splitPem(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
 function parseJson(b: Uint8Array, what: string): KObject {
   if (b.length > MAX_OBJECT_BYTES) throw am.requestEntityTooLarge(`limit is ${MAX_OBJECT_BYTES}`);
   let v: unknown;
@@ -89,6 +94,7 @@ export async function startInternalGrpc(
   auth: Authenticator,
   o: { host: string; port: number; cert: string; key: string; clientCa?: string },
 ): Promise<number> {
+  const caCerts = o.clientCa ? splitPem(o.clientCa).map((pem) => new X509Certificate(pem)) : [];
   const authenticate = (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): UserInfo => {
     const h = call.metadata.get('authorization')[0];
     if (typeof h === 'string') {
@@ -97,10 +103,24 @@ export async function startInternalGrpc(
       if (u) return u;
       throw am.unauthorized();
     }
-    const ctx = call.getAuthContext?.();
-    const cert = ctx?.sslPeerCertificate;
-    const cn = cert?.subject?.CN;
-    if (cn && o.clientCa) return { name: Array.isArray(cn) ? cn[0]! : cn, groups: [] };
+    const peer = call.getAuthContext?.()?.sslPeerCertificate;
+    if (peer?.raw && caCerts.length > 0) {
+      // The TLS layer asked for a certificate but did not require one (tokens
+      // need no certificate), so it is verified here: signed by the client CA,
+      // within its validity period.
+      try {
+        const cert = new X509Certificate(peer.raw);
+        const now = Date.now();
+        const valid = Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo);
+        if (valid && caCerts.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
+          const cn = peer.subject?.CN;
+          const org = peer.subject?.O;
+          if (cn) return { name: Array.isArray(cn) ? cn[0]! : cn, groups: [...(Array.isArray(org) ? org : org ? [org] : []), 'system:authenticated'] };
+        }
+      } catch {
+        // not a certificate we can read: not authenticated
+      }
+    }
     throw am.unauthorized();
   };
   const target = (ref: ResourceRef | undefined): Target => {
@@ -206,6 +226,13 @@ export async function startInternalGrpc(
       })();
     },
   });
-  const creds = grpc.ServerCredentials.createSsl(o.clientCa ? Buffer.from(o.clientCa) : null, [{ private_key: Buffer.from(o.key), cert_chain: Buffer.from(o.cert) }], false);
+  const creds = grpc.ServerCredentials.createSsl(o.clientCa ? Buffer.from(o.clientCa) : null, [{ private_key: Buffer.from(o.key), cert_chain: Buffer.from(o.cert) }], !!o.clientCa);
+  if (o.clientCa) {
+    // Ask for a client certificate without requiring one (grpc-js ties the
+    // two together): token clients have none; certificates are verified above.
+    const opts = (creds as unknown as { serverConstructorOptions?: Record<string, unknown> }).serverConstructorOptions;
+    if (!opts) throw new Error('grpc-js internals changed: cannot make client certificates optional');
+    opts.rejectUnauthorized = false;
+  }
   return server.listen(`${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`, creds);
 }
