@@ -1,0 +1,15 @@
+// @kubets/controller-manager: the controllers' reconcile logic over
+// Kubernetes JSON objects (pure planning) and the executors that carry the
+// plans out against an API.
+export * from './util/k8s';
+export * from './util/hash';
+export * from './util/expectations';
+export * from './util/controller-ref';
+export * from './replicaset/reconcile';
+export * from './replicaset/ranking';
+export * from './replicaset/execute';
+export * from './replicaset/events';
+export * from './deployment/util';
+export * from './deployment/reconcile';
+export * from './deployment/execute';
+export { CONTROLLER_MANAGER_FLAGS, KNOWN_CONTROLLERS } from './flags';
