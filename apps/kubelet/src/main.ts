@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// kubets-kubelet: the node agent. This version runs hollow nodes (kubemark's
+// hollow kubelet): they register, heartbeat, and report the pods bound to
+// them Running without starting containers. The CRI mode on containerd is
+// issue 7; until then, without --hollow this binary says so and exits.
+import { Client, InformerFactory } from '@kubets/client';
+import { Service, type FlagSpecs } from '@kubets/service-kit';
+import { Gauge } from 'prom-client';
+import { HollowNode } from './hollow/hollow-node';
+
+const FLAGS = {
+  kubeconfig: { type: 'string', required: true, description: 'Path to a kubeconfig file, specifying how to connect to the API server' },
+  'grpc-address': { type: 'string', description: "host:port of the API server's internal gRPC API (default: the kubeconfig server's host, port 6444)" },
+  'nats-url': { type: 'string', required: true, description: 'NATS server URL(s) carrying the API server change events (the pods bound to this node)' },
+  'hostname-override': { type: 'string', description: 'If non-empty, use this string as the node name instead of the hostname' },
+  'node-ip': { type: 'string', default: '127.0.0.1', description: 'IP address of the node' },
+  'node-labels': { type: 'list', description: 'Labels to add when registering the node (key=value,...)' },
+  'register-with-taints': { type: 'list', description: 'Register the node with the given taints (key=value:Effect,...)' },
+  'max-pods': { type: 'number', integer: true, min: 1, default: 110, description: 'Number of Pods that can run on this node' },
+  'node-lease-duration-seconds': { type: 'number', integer: true, min: 1, default: 40, description: 'Duration of the node Lease; renewed every quarter of it' },
+  'node-status-report-frequency': { type: 'duration', default: '5m', description: 'How often the node status is posted when nothing changed' },
+  'healthz-bind-address': { type: 'string', default: '127.0.0.1:10248', description: 'host:port of /healthz, /readyz, /livez and /metrics (port 0: pick one)' },
+  hollow: { type: 'boolean', description: 'Run hollow nodes (no containers; for scale tests and a control plane without containerd)' },
+  'hollow-nodes': { type: 'number', integer: true, min: 1, default: 1, description: 'How many hollow nodes this process runs (names <hostname-override>-0..N-1 when N > 1)' },
+  'hollow-cpu': { type: 'string', default: '4', description: 'CPU capacity of each hollow node' },
+  'hollow-memory': { type: 'string', default: '16Gi', description: 'Memory capacity of each hollow node' },
+} as const satisfies FlagSpecs;
+
+function parseLabels(list: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new Error(`--node-labels: "${item}" is not key=value`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+function parseTaints(list: readonly string[] | undefined): Array<Record<string, string>> {
+  return (list ?? []).map((item) => {
+    const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(item);
+    if (!m) throw new Error(`--register-with-taints: "${item}" is not key[=value]:Effect`);
+    return { key: m[1]!, ...(m[2] ? { value: m[2] } : {}), effect: m[3]! };
+  });
+}
+
+async function main(): Promise<void> {
+  const svc = Service.create({
+    name: 'kubets-kubelet',
+    summary: 'kubets-kubelet: the node agent (today: hollow nodes, --hollow).',
+    version: '0.1.0',
+    flags: FLAGS,
+    envPrefix: 'KUBETS_KUBELET',
+  });
+  const cfg = svc.config;
+  const log = svc.log;
+  if (!cfg.hollow) {
+    throw new Error('only hollow nodes are implemented yet (--hollow); running pods on containerd over CRI comes with the kubelet issue');
+  }
+  svc.handleSignals();
+  const client = await Client.fromKubeconfig(cfg.kubeconfig, { grpcAddress: cfg.grpcAddress, component: 'kubelet', log });
+  const factory = new InformerFactory({ client, nats: cfg.natsUrl, log });
+  svc.onShutdown('informers', () => factory.shutdown());
+  const base = cfg.hostnameOverride ?? (await import('node:os')).hostname().toLowerCase();
+  const names = cfg.hollowNodes === 1 ? [base] : Array.from({ length: cfg.hollowNodes }, (_, i) => `${base}-${i}`);
+  const labels = parseLabels(cfg.nodeLabels);
+  const taints = parseTaints(cfg.registerWithTaints);
+  const nodes = names.map(
+    (name, index) =>
+      new HollowNode(
+        client,
+        factory,
+        {
+          name,
+          index,
+          cpu: cfg.hollowCpu,
+          memory: cfg.hollowMemory,
+          maxPods: cfg.maxPods,
+          labels,
+          taints,
+          leaseDurationSeconds: cfg.nodeLeaseDurationSeconds,
+          leaseRenewMs: (cfg.nodeLeaseDurationSeconds * 1000) / 4,
+          statusReportMs: cfg.nodeStatusReportFrequency,
+          nodeIP: cfg.nodeIp,
+        },
+        log.child({ actor: 'hollow-node', node: name }),
+      ),
+  );
+  svc.onShutdown('hollow nodes', async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  });
+  new Gauge({ name: 'kubelet_hollow_nodes', help: 'Hollow nodes run by this process.', registers: [svc.registry], collect() { this.set(nodes.length); } });
+  new Gauge({ name: 'kubelet_hollow_pods_started_total', help: 'Pods reported Running by this process.', registers: [svc.registry], collect() { this.set(nodes.reduce((n, x) => n + x.stats.podsStarted, 0)); } });
+  // Register in batches so hundreds of nodes do not hit the API server at once.
+  for (let i = 0; i < nodes.length; i += 20) await Promise.all(nodes.slice(i, i + 20).map((n) => n.start()));
+  await factory.start();
+  await factory.waitForCacheSync(60_000);
+  await svc.serveHttp(cfg.healthzBindAddress);
+  svc.markReady();
+  log.info({ nodes: names.length }, 'hollow nodes running');
+  // eslint-disable-next-line no-console
+  console.error(`kubets-kubelet: ${names.length} hollow node(s) running`);
+}
+
+main().catch((e) => {
+  // eslint-disable-next-line no-console
+  console.error(`kubets-kubelet: ${(e as Error).message}`);
+  process.exit(1);
+});
