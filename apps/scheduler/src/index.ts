@@ -1,7 +1,7 @@
 // @kubets/scheduler: kube-scheduler's scheduling core in TypeScript. The
-// algorithm works on a Snapshot of nodes and pods; wiring it to the API server
-// (informers, binding, events, leader election) lives in main.ts once
-// @kubets/client is available.
+// algorithm works on a Snapshot of nodes and pods; ClusterScheduler
+// (scheduler.ts) wires it to the API server (informers, binding, events) and
+// main.ts adds leader election.
 export * from './framework/api-types';
 export * from './framework/quantity';
 export * from './framework/resources';
@@ -24,3 +24,4 @@ export * from './framework/plugins/default-preemption';
 export * from './queue/heap';
 export * from './queue/events';
 export * from './queue/scheduling-queue';
+export * from './scheduler';

@@ -1,12 +1,21 @@
 #!/usr/bin/env node
-// kubets-scheduler: binds pending pods to nodes. The scheduling core
-// (framework, plugins, queue) is in place; the wiring to the cluster
-// (informers, pods/binding, FailedScheduling events, leader election through
-// @kubets/client) is not yet, so this parses kube-scheduler's flags and exits.
+// kubets-scheduler: binds pending pods to nodes (kube-scheduler's framework and
+// default plugins). Informers (list over gRPC, then change events on NATS)
+// keep the scheduler cache and queue current; only the leader of the Lease
+// kube-system/kube-scheduler runs the scheduling loop. Losing leadership ends
+// the process with exit code 0, as kube-scheduler does.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Client, InformerFactory, LeaderElector } from '@kubets/client';
 import { Service } from '@kubets/service-kit';
+import { DEFAULT_SCHEDULER_NAME } from './framework/api-types';
+import { ClusterScheduler } from './scheduler';
 
 export const SCHEDULER_FLAGS = {
   kubeconfig: { type: 'string', description: 'Path to a kubeconfig file with the authorization and API server location' },
+  'grpc-address': { type: 'string', description: "host:port of the API server's internal gRPC API (default: the kubeconfig server's host, port 6444)" },
+  'nats-url': { type: 'string', description: 'NATS server URL(s) carrying the API server change events (without it, informers follow the gRPC Watch stream)' },
+  'scheduler-name': { type: 'string', default: DEFAULT_SCHEDULER_NAME, description: 'Schedule the pods whose spec.schedulerName is this' },
   'leader-elect': {
     type: 'boolean',
     default: true,
@@ -30,12 +39,8 @@ export const SCHEDULER_FLAGS = {
   'leader-elect-resource-name': { type: 'string', default: 'kube-scheduler', description: 'Name of the Lease object used for leader election' },
   'leader-elect-resource-namespace': { type: 'string', default: 'kube-system', description: 'Namespace of the Lease object used for leader election' },
   'bind-address': { type: 'string', default: '0.0.0.0', description: 'Address to serve /healthz, /readyz, /livez and /metrics on' },
-  'secure-port': { type: 'number', integer: true, min: 0, max: 65535, default: 10259, description: 'Port to serve /healthz, /readyz, /livez and /metrics on' },
+  'secure-port': { type: 'number', integer: true, min: 0, max: 65535, default: 10259, description: 'Port to serve /healthz, /readyz, /livez and /metrics on (0: pick one)' },
 } as const;
-
-export const NOT_WIRED_MESSAGE =
-  'kubets-scheduler: not wired to the cluster yet: the scheduling core (queue, filter and score plugins) is built, ' +
-  'but watching pods and nodes, binding and leader election wait for @kubets/client.';
 
 export interface MainOptions {
   argv?: readonly string[];
@@ -46,10 +51,28 @@ export interface MainOptions {
   logDestination?: Parameters<typeof Service.create>[0]['logDestination'];
 }
 
-/** Parses the flags (kube-scheduler's names) and reports that the scheduler cannot run yet. Returns the exit code. */
-export function main(opts: MainOptions = {}): number {
+/** Parses the flags (kube-scheduler's names). Returns the Service, or an exit code for bad flags. */
+export function configure(opts: MainOptions = {}): ReturnType<typeof createService> | number {
   const err = opts.err ?? process.stderr;
-  const svc = Service.create({
+  const svc = createService(opts);
+  const cfg = svc.config;
+  if (cfg.leaderElect && cfg.leaderElectRenewDeadline >= cfg.leaderElectLeaseDuration) {
+    err.write('Error: --leader-elect-renew-deadline must be less than --leader-elect-lease-duration\n');
+    return 2;
+  }
+  if (cfg.leaderElect && cfg.leaderElectRetryPeriod >= cfg.leaderElectRenewDeadline) {
+    err.write('Error: --leader-elect-retry-period must be less than --leader-elect-renew-deadline\n');
+    return 2;
+  }
+  if (!cfg.kubeconfig) {
+    err.write('Error: --kubeconfig is required\n');
+    return 2;
+  }
+  return svc;
+}
+
+function createService(opts: MainOptions) {
+  return Service.create({
     name: 'kubets-scheduler',
     summary: "kubets-scheduler: binds pending pods to nodes (kube-scheduler's framework and default plugins).",
     version: '0.1.0',
@@ -62,14 +85,78 @@ export function main(opts: MainOptions = {}): number {
     err: opts.err,
     logDestination: opts.logDestination,
   });
-  const cfg = svc.config;
-  if (cfg.leaderElect && cfg.leaderElectRenewDeadline >= cfg.leaderElectLeaseDuration) {
-    err.write('Error: --leader-elect-renew-deadline must be less than --leader-elect-lease-duration\n');
-    return 2;
-  }
-  svc.log.error({ kubeconfig: cfg.kubeconfig, securePort: cfg.securePort }, NOT_WIRED_MESSAGE);
-  err.write(`${NOT_WIRED_MESSAGE}\n`);
-  return 1;
 }
 
-if (require.main === module) process.exitCode = main();
+/** Runs the scheduler until a signal (or lost leadership). Resolves with a non-zero code for bad flags. */
+export async function main(opts: MainOptions = {}): Promise<number> {
+  const svc = configure(opts);
+  if (typeof svc === 'number') return svc;
+  const cfg = svc.config;
+  const log = svc.log;
+  svc.handleSignals();
+  const client = await Client.fromKubeconfig(cfg.kubeconfig!, { grpcAddress: cfg.grpcAddress, component: DEFAULT_SCHEDULER_NAME, log });
+  const factory = new InformerFactory({ client, nats: cfg.natsUrl, log });
+  const scheduler = new ClusterScheduler({ client, factory, schedulerName: cfg.schedulerName, log: log.child({ actor: 'scheduler' }) });
+  scheduler.register();
+  svc.onShutdown('informers', () => factory.shutdown());
+  svc.onShutdown('scheduling loop', () => scheduler.stop());
+  await svc.serveHttp(`${cfg.bindAddress}:${cfg.securePort}`);
+  await factory.start();
+  await factory.waitForCacheSync(60_000);
+  svc.markReady();
+
+  if (!cfg.leaderElect) {
+    log.info({}, 'leader election disabled: scheduling');
+    // eslint-disable-next-line no-console
+    console.error('kubets-scheduler: scheduling (leader election disabled)');
+    void scheduler.run();
+    return 0;
+  }
+  const identity = `${hostname()}_${randomBytes(8).toString('hex')}`;
+  const elector = new LeaderElector({
+    client,
+    namespace: cfg.leaderElectResourceNamespace,
+    name: cfg.leaderElectResourceName,
+    identity,
+    leaseDurationMs: cfg.leaderElectLeaseDuration,
+    renewDeadlineMs: cfg.leaderElectRenewDeadline,
+    retryPeriodMs: cfg.leaderElectRetryPeriod,
+    log,
+    onStartedLeading: async (signal) => {
+      log.info({ identity }, 'became the leader: scheduling');
+      // eslint-disable-next-line no-console
+      console.error(`kubets-scheduler: leading as ${identity}, scheduling`);
+      signal.addEventListener('abort', () => void scheduler.stop());
+      await scheduler.run();
+    },
+    onStoppedLeading: () => {
+      if (svc.shuttingDown) return;
+      log.info({ identity }, 'leaderelection lost');
+      // eslint-disable-next-line no-console
+      console.error('kubets-scheduler: leaderelection lost');
+      void svc.shutdown('leaderelection lost', 0);
+    },
+    onNewLeader: (leader) => {
+      if (leader !== identity) log.info({ leader }, 'new leader elected');
+    },
+  });
+  svc.onShutdown('leader election', () => elector.stop({ release: true }));
+  log.info({ identity, lease: `${cfg.leaderElectResourceNamespace}/${cfg.leaderElectResourceName}` }, 'attempting to acquire the leader lease');
+  // eslint-disable-next-line no-console
+  console.error(`kubets-scheduler: ready, waiting for the leader lease as ${identity}`);
+  elector.start();
+  return 0;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => {
+      if (code !== 0) process.exit(code);
+    },
+    (e) => {
+      // eslint-disable-next-line no-console
+      console.error(`kubets-scheduler: ${(e as Error).message}`);
+      process.exit(1);
+    },
+  );
+}
