@@ -7,6 +7,7 @@ export const KNOWN_CONTROLLERS = ['deployment', 'replicaset', 'daemonset', 'endp
 
 export const CONTROLLER_MANAGER_FLAGS = {
   kubeconfig: { type: 'string', description: 'Path to a kubeconfig file with the API server address and credentials' },
+  'grpc-address': { type: 'string', description: "host:port of the API server's internal gRPC API (default: the kubeconfig server's host, port 6444)" },
   'nats-url': { type: 'string', default: 'nats://127.0.0.1:4222', description: 'NATS server URL (change events and actors)' },
   controllers: {
     type: 'list',

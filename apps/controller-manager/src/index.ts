@@ -13,3 +13,8 @@ export * from './deployment/util';
 export * from './deployment/reconcile';
 export * from './deployment/execute';
 export { CONTROLLER_MANAGER_FLAGS, KNOWN_CONTROLLERS } from './flags';
+// The wiring to the cluster (informers, work queues, actors).
+export * from './controllers/queue-controller';
+export * from './controllers/replicaset-controller';
+export * from './controllers/deployment-controller';
+export * from './controllers/actor';
