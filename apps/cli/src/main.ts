@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// kubets: the cluster CLI (kubeadm's counterpart). Commands: init.
+// kubets: the cluster CLI (kubeadm's counterpart). Commands: init, up, down.
 import path from 'node:path';
 import { ConfigError, parseFlags, type FlagSpecs } from '@kubets/service-kit';
 import { configFromFlags, InitConfigError, type InitFlags } from './config';
 import { DEFAULT_OUT_DIR, InitError, runInit, type InitResult } from './init';
+import { down, DOWN_USAGE, up, UP_USAGE } from './up';
 
 const VERSION = '0.1.0';
 const PROGRAM = 'kubets';
@@ -53,6 +54,8 @@ Usage:
 
 Commands:
   init        Generate the control plane's CA, certificates, kubeconfigs and tokens
+  up          Start a local cluster (every component a background process)
+  down        Stop the local cluster 'up' started
   version     Print the version
   help        Help about a command
 
@@ -170,6 +173,16 @@ function main(): void {
       case 'init':
         init(rest);
         return;
+      case 'up':
+      case 'down':
+        (command === 'up' ? up(rest) : down(rest)).then(
+          (code) => process.exit(code),
+          (err: unknown) => {
+            process.stderr.write(`error: ${process.env.KUBETS_DEBUG ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}\n`);
+            process.exit(1);
+          },
+        );
+        return;
       case 'version':
       case '--version':
         process.stdout.write(`${PROGRAM} version ${VERSION}\n`);
@@ -179,6 +192,8 @@ function main(): void {
       case '-h':
       case '--help':
         if (command === 'help' && rest[0] === 'init') process.stdout.write(INIT_USAGE);
+        else if (command === 'help' && rest[0] === 'up') process.stdout.write(UP_USAGE);
+        else if (command === 'help' && rest[0] === 'down') process.stdout.write(DOWN_USAGE);
         else process.stdout.write(ROOT_USAGE);
         return;
       default:

@@ -1,0 +1,476 @@
+// `kubets up` / `kubets down`: a one-command local cluster. Every component
+// runs as a separate detached process (its own process group), logging to
+// D/logs/<name>.log; the pids are recorded in D/pids.json so `kubets down`
+// (a later, separate command) can stop exactly what `up` started.
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { ConfigError, parseFlags, type FlagSpecs } from '@kubets/service-kit';
+import { runInit, SUMMARY_FILE, type InitSummary } from '../init';
+import { alive, pidsPath, portInUse, readPids, startDetached, stopAll, tail, writePids, type ProcRecord, type Started } from './procs';
+
+export const UP_FLAGS = {
+  nodes: { type: 'number', integer: true, min: 0, default: 3, description: 'Hollow nodes to run (0: control plane only)' },
+  hollow: { type: 'boolean', default: true, description: 'Run the nodes as hollow nodes (the only kind until the CRI kubelet lands)' },
+  dir: { type: 'string', default: '.kubets', description: 'State directory: PKI, kubeconfigs, data, logs, pids.json' },
+  'port-base': {
+    type: 'number',
+    integer: true,
+    min: 1024,
+    max: 65535 - 15,
+    description:
+      'Use 15 consecutive ports from here instead of the defaults: nats +0, kv clients +1..3, kv peers +4..6, kv metrics +7..9, apiserver +10, apiserver gRPC +11, scheduler +12, controller manager +13, kubelet +14',
+  },
+  timeout: { type: 'duration', default: '120s', description: 'How long to wait for each component, and for the nodes to be Ready' },
+} as const satisfies FlagSpecs;
+
+export const DOWN_FLAGS = {
+  dir: { type: 'string', default: '.kubets', description: 'State directory given to kubets up' },
+  'grace-period': { type: 'duration', default: '10s', description: 'How long to wait after SIGTERM before SIGKILL' },
+} as const satisfies FlagSpecs;
+
+export interface Ports {
+  nats: number;
+  kvClient: [number, number, number];
+  kvPeer: [number, number, number];
+  kvMetrics: [number, number, number];
+  apiserver: number;
+  grpc: number;
+  scheduler: number;
+  controllerManager: number;
+  kubelet: number;
+}
+
+export const DEFAULT_PORTS: Ports = {
+  nats: 4222,
+  kvClient: [2379, 22379, 32379],
+  kvPeer: [12380, 22380, 32380],
+  kvMetrics: [12381, 22381, 32381],
+  apiserver: 6443,
+  grpc: 6444,
+  scheduler: 10259,
+  controllerManager: 10257,
+  kubelet: 10248,
+};
+
+export function portsFrom(base: number | undefined): Ports {
+  if (base === undefined) return DEFAULT_PORTS;
+  const b = (i: number) => base + i;
+  return {
+    nats: b(0),
+    kvClient: [b(1), b(2), b(3)],
+    kvPeer: [b(4), b(5), b(6)],
+    kvMetrics: [b(7), b(8), b(9)],
+    apiserver: b(10),
+    grpc: b(11),
+    scheduler: b(12),
+    controllerManager: b(13),
+    kubelet: b(14),
+  };
+}
+
+export class UpError extends Error {}
+
+/** The repository root, from apps/cli/{src,dist}/up. */
+const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+
+function builtApp(app: string): string {
+  const file = path.join(ROOT, 'apps', app, 'dist', 'main.js');
+  if (!fs.existsSync(file)) throw new UpError(`${file} is missing: build first (npx nx run-many -t build)`);
+  return file;
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function usage(specs: FlagSpecs): string {
+  return Object.entries(specs)
+    .map(([f, s]) => {
+      const arg = s.type === 'boolean' ? '' : s.type === 'number' ? ' int' : s.type === 'duration' ? ' duration' : ' string';
+      const def = s.default !== undefined ? ` (default ${JSON.stringify(s.default)})` : '';
+      return `  --${`${f}${arg}`.padEnd(22)} ${s.description}${def}`;
+    })
+    .join('\n');
+}
+
+export const UP_USAGE = `Start a local kubets cluster: nats-server, a 3-member kubets-kv, kubets-apiserver,
+kubets-controller-manager, kubets-scheduler and hollow nodes, each a separate
+background process (logs in DIR/logs, pids in DIR/pids.json). The PKI and
+kubeconfigs come from \`kubets init\` into DIR (an existing CA is reused).
+
+Usage:
+  kubets up [--nodes N] [--hollow] [--dir DIR] [--port-base PORT]
+
+Flags:
+${usage(UP_FLAGS)}
+  -h, --help               help for this command
+
+Default ports: nats 4222; kubets-kv clients 2379, 22379, 32379 (peers 12380,
+22380, 32380; metrics 12381, 22381, 32381); API server 6443 (gRPC 6444);
+scheduler 10259, controller manager 10257, kubelet 10248 (/readyz, /metrics).
+Stop everything with \`kubets down --dir DIR\`.
+`;
+
+export const DOWN_USAGE = `Stop the local cluster \`kubets up\` started (everything recorded in DIR/pids.json):
+SIGTERM to each process group, SIGKILL after the grace period. Data, PKI and
+logs stay in DIR (delete it for a fresh cluster). Safe to run twice.
+
+Usage:
+  kubets down [--dir DIR]
+
+Flags:
+${usage(DOWN_FLAGS)}
+  -h, --help               help for this command
+`;
+
+/** Poll `check` until it returns true; fail early when the process exits. */
+async function waitReady(s: Started, check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  let exited: string | undefined;
+  void s.exited.then((why) => (exited = why));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited !== undefined) throw new UpError(`${s.rec.name} ${exited} while starting`);
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new UpError(`${s.rec.name} was not ready (${what}) within ${timeoutMs / 1000}s`);
+    await sleep(100);
+  }
+}
+
+const logHas = (file: string, re: RegExp) => async () => {
+  try {
+    return re.test(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+const httpOk = (url: string) => async () => {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  await res.arrayBuffer();
+  return res.ok;
+};
+
+function apiGet(port: number, ca: string, token: string, urlPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, path: urlPath, ca, headers: { Authorization: `Bearer ${token}` }, timeout: 5000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+interface NodeList {
+  items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }>;
+}
+
+function kubeadmConfig(ports: Ports): string {
+  return [
+    '# Written by `kubets up`: the local cluster on loopback.',
+    'apiVersion: kubeadm.k8s.io/v1beta3',
+    'kind: InitConfiguration',
+    'localAPIEndpoint:',
+    '  advertiseAddress: 127.0.0.1',
+    `  bindPort: ${ports.apiserver}`,
+    'nodeRegistration:',
+    '  name: kubets-control-plane',
+    '---',
+    'apiVersion: kubeadm.k8s.io/v1beta3',
+    'kind: ClusterConfiguration',
+    `controlPlaneEndpoint: 127.0.0.1:${ports.apiserver}`,
+    'networking:',
+    '  serviceSubnet: 10.96.0.0/12',
+    '  podSubnet: 10.244.0.0/16',
+    '',
+  ].join('\n');
+}
+
+function parse<S extends FlagSpecs>(specs: S, argv: string[], command: string) {
+  try {
+    const p = parseFlags(specs, { argv, env: {}, configFlag: 'kubets-flags-file' });
+    if (p.positionals.length > 0) throw new ConfigError(`unexpected argument "${p.positionals[0]}"`);
+    return p;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Error: ${err.message}\nRun 'kubets ${command} --help' for usage.\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+export async function up(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const parsed = parse(UP_FLAGS, argv, 'up');
+  if (parsed.help) {
+    out.write(UP_USAGE);
+    return 0;
+  }
+  const c = parsed.config;
+  if (!c.hollow) {
+    process.stderr.write('error: only hollow nodes exist yet (--hollow); real nodes on containerd come with the kubelet issue\n');
+    return 2;
+  }
+  const dir = path.resolve(c.dir);
+  const ports = portsFrom(c.portBase);
+  const timeoutMs = c.timeout;
+  const say = (line: string) => out.write(`${line}\n`);
+
+  // Already up?
+  const existing = readPids(dir);
+  if (existing) {
+    const live = existing.processes.filter(alive);
+    if (live.length === existing.processes.length && live.length > 0) {
+      say(`kubets: the cluster in ${dir} is already up (${live.map((r) => r.name).join(', ')}).`);
+      say(`  export KUBECONFIG=${shellQuote(path.join(dir, 'admin.kubeconfig'))}; kubectl get nodes`);
+      say(`Stop it with: kubets down --dir ${shellQuote(c.dir)}`);
+      return 0;
+    }
+    if (live.length > 0) {
+      process.stderr.write(
+        `error: the cluster in ${dir} is partly running (${live.map((r) => `${r.name} pid ${r.pid}`).join(', ')}; stopped: ${existing.processes
+          .filter((r) => !live.includes(r))
+          .map((r) => r.name)
+          .join(', ')}).\nRun 'kubets down --dir ${shellQuote(c.dir)}' first.\n`,
+      );
+      return 1;
+    }
+    fs.rmSync(pidsPath(dir), { force: true }); // stale: nothing of it runs
+  }
+
+  // Every port must be free before anything starts.
+  const wanted: Array<[string, number]> = [
+    ['nats-server', ports.nats],
+    ...ports.kvClient.map((p, i): [string, number] => [`kubets-kv infra${i + 1} (client)`, p]),
+    ...ports.kvPeer.map((p, i): [string, number] => [`kubets-kv infra${i + 1} (peer)`, p]),
+    ...ports.kvMetrics.map((p, i): [string, number] => [`kubets-kv infra${i + 1} (metrics)`, p]),
+    ['kubets-apiserver', ports.apiserver],
+    ['kubets-apiserver (gRPC)', ports.grpc],
+    ['kubets-scheduler', ports.scheduler],
+    ['kubets-controller-manager', ports.controllerManager],
+    ...(c.nodes > 0 ? [['kubets-kubelet', ports.kubelet] as [string, number]] : []),
+  ];
+  const taken: string[] = [];
+  for (const [what, port] of wanted) if (await portInUse(port)) taken.push(`127.0.0.1:${port} (${what})`);
+  if (taken.length) {
+    process.stderr.write(
+      `error: ports in use: ${taken.join(', ')}.\nAnother cluster (bash infra/local-cluster, or kubets up with another --dir) may be running; stop it, or pick other ports with --port-base.\n`,
+    );
+    return 1;
+  }
+
+  const apps = {
+    kv: builtApp('kv'),
+    apiserver: builtApp('apiserver'),
+    controllerManager: builtApp('controller-manager'),
+    scheduler: builtApp('scheduler'),
+    kubelet: builtApp('kubelet'),
+  };
+  for (const sub of ['logs', 'nats', 'kv']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+
+  // PKI, kubeconfigs and tokens (an existing CA is reused).
+  const cfgPath = path.join(dir, 'kubeadm-init.yaml');
+  fs.writeFileSync(cfgPath, kubeadmConfig(ports));
+  const t0 = Date.now();
+  const init = runInit({ configFile: cfgPath, outDir: dir });
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, SUMMARY_FILE), 'utf8')) as InitSummary;
+  const ca = fs.readFileSync(path.join(dir, 'pki/ca.crt'), 'utf8');
+  say(`kubets up: cluster state in ${dir}`);
+  const step = (name: string, detail: string, since: number) => say(`  ✓ ${name.padEnd(28)} ${detail.padEnd(48)} ${((Date.now() - since) / 1000).toFixed(1)}s`);
+  step('kubets init', init.reusedCA ? 'certificates (existing CA reused)' : 'certificates, kubeconfigs, tokens', t0);
+
+  const records: ProcRecord[] = [];
+  const started: Started[] = [];
+  const start = (name: string, command: string, args: string[], match: string): Started => {
+    const s = startDetached(name, command, args, path.join(dir, 'logs', `${name}.log`), match, dir);
+    started.push(s);
+    if (s.rec.pid > 0) {
+      records.push(s.rec);
+      writePids(dir, records);
+    }
+    return s;
+  };
+  const natsUrl = `nats://127.0.0.1:${ports.nats}`;
+  const grpc = `127.0.0.1:${ports.grpc}`;
+  let current: Started | undefined;
+
+  try {
+    // nats-server
+    let t = Date.now();
+    current = start('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(ports.nats), '-js', '-sd', path.join(dir, 'nats')], 'nats-server');
+    await waitReady(current, logHas(current.rec.log, /Server is ready/), timeoutMs, 'log "Server is ready"');
+    step('nats-server', natsUrl, t);
+
+    // kubets-kv, 3 members
+    t = Date.now();
+    const url = (p: number) => `http://127.0.0.1:${p}`;
+    const initialCluster = ports.kvPeer.map((p, i) => `infra${i + 1}=${url(p)}`).join(',');
+    const members: Started[] = [];
+    for (let i = 0; i < 3; i++) {
+      const name = `infra${i + 1}`;
+      members.push(
+        start(
+          `kubets-kv-${name}`,
+          process.execPath,
+          [
+            apps.kv,
+            `--name=${name}`,
+            `--data-dir=${path.join(dir, 'kv', name)}`,
+            `--listen-client-urls=${url(ports.kvClient[i]!)}`,
+            `--advertise-client-urls=${url(ports.kvClient[i]!)}`,
+            `--listen-peer-urls=${url(ports.kvPeer[i]!)}`,
+            `--initial-advertise-peer-urls=${url(ports.kvPeer[i]!)}`,
+            `--initial-cluster=${initialCluster}`,
+            '--initial-cluster-token=kubets-local',
+            `--listen-metrics-urls=${url(ports.kvMetrics[i]!)}`,
+          ],
+          apps.kv,
+        ),
+      );
+    }
+    for (const m of members) {
+      current = m;
+      await waitReady(m, logHas(m.rec.log, /kubets-kv member started/), timeoutMs, 'log "kubets-kv member started"');
+    }
+    current = members[0];
+    await waitReady(members[0]!, httpOk(`${url(ports.kvMetrics[0])}/health`), timeoutMs, 'a leader (/health)');
+    const etcdServers = ports.kvClient.map(url).join(',');
+    step('kubets-kv (3 members)', ports.kvClient.map((p) => `127.0.0.1:${p}`).join(','), t);
+
+    // kubets-apiserver
+    t = Date.now();
+    current = start(
+      'kubets-apiserver',
+      process.execPath,
+      [
+        apps.apiserver,
+        `--etcd-servers=${etcdServers}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${ports.apiserver}`,
+        `--grpc-bind-address=${grpc}`,
+        `--tls-cert-file=${path.join(dir, 'pki/apiserver.crt')}`,
+        `--tls-private-key-file=${path.join(dir, 'pki/apiserver.key')}`,
+        `--client-ca-file=${path.join(dir, 'pki/ca.crt')}`,
+        `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
+        `--service-cluster-ip-range=${summary.serviceSubnet}`,
+        `--nats-url=${natsUrl}`,
+      ],
+      apps.apiserver,
+    );
+    const api = current;
+    await waitReady(api, async () => (await apiGet(ports.apiserver, ca, summary.adminToken, '/readyz')).status === 200, timeoutMs, '/readyz');
+    step('kubets-apiserver', `https://127.0.0.1:${ports.apiserver} (gRPC ${grpc})`, t);
+
+    // controller manager and scheduler (started together, each polled on /readyz)
+    t = Date.now();
+    const cm = start(
+      'kubets-controller-manager',
+      process.execPath,
+      [apps.controllerManager, `--kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`, `--grpc-address=${grpc}`, `--nats-url=${natsUrl}`, '--bind-address=127.0.0.1', `--secure-port=${ports.controllerManager}`],
+      apps.controllerManager,
+    );
+    const sched = start(
+      'kubets-scheduler',
+      process.execPath,
+      [apps.scheduler, `--kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`, `--grpc-address=${grpc}`, `--nats-url=${natsUrl}`, '--bind-address=127.0.0.1', `--secure-port=${ports.scheduler}`],
+      apps.scheduler,
+    );
+    current = cm;
+    await waitReady(cm, httpOk(`http://127.0.0.1:${ports.controllerManager}/readyz`), timeoutMs, '/readyz');
+    step('kubets-controller-manager', `http://127.0.0.1:${ports.controllerManager}/readyz`, t);
+    current = sched;
+    await waitReady(sched, httpOk(`http://127.0.0.1:${ports.scheduler}/readyz`), timeoutMs, '/readyz');
+    step('kubets-scheduler', `http://127.0.0.1:${ports.scheduler}/readyz`, t);
+
+    // hollow nodes, one process
+    if (c.nodes > 0) {
+      t = Date.now();
+      const nodeKubeconfig = fs.existsSync(path.join(dir, 'kubelet.kubeconfig')) ? path.join(dir, 'kubelet.kubeconfig') : path.join(dir, 'admin.kubeconfig');
+      current = start(
+        'kubets-kubelet',
+        process.execPath,
+        [
+          apps.kubelet,
+          '--hollow',
+          `--hollow-nodes=${c.nodes}`,
+          '--hostname-override=node',
+          `--kubeconfig=${nodeKubeconfig}`,
+          `--grpc-address=${grpc}`,
+          `--nats-url=${natsUrl}`,
+          `--healthz-bind-address=127.0.0.1:${ports.kubelet}`,
+        ],
+        apps.kubelet,
+      );
+      const kubelet = current;
+      await waitReady(kubelet, httpOk(`http://127.0.0.1:${ports.kubelet}/readyz`), timeoutMs, '/readyz');
+      step('kubets-kubelet (hollow)', `${c.nodes} node(s) registered`, t);
+      let ready = 0;
+      await waitReady(
+        kubelet,
+        async () => {
+          const r = await apiGet(ports.apiserver, ca, summary.adminToken, '/api/v1/nodes');
+          if (r.status !== 200) return false;
+          const list = JSON.parse(r.body) as NodeList;
+          ready = list.items.filter((n) => n.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')).length;
+          return ready >= c.nodes;
+        },
+        timeoutMs,
+        `${c.nodes} Ready nodes, ${ready} so far`,
+      );
+      step('nodes Ready', `${ready}/${c.nodes}`, t);
+    }
+    current = undefined;
+  } catch (err) {
+    const failed = current?.rec;
+    process.stderr.write(`\nerror: ${(err as Error).message}\n`);
+    if (failed) process.stderr.write(`--- last lines of ${failed.log}:\n${tail(failed.log, 30)}\n---\n`);
+    process.stderr.write(`stopping what was started...\n`);
+    await stopAll(records, 5000).catch((e) => process.stderr.write(`error: ${(e as Error).message}\n`));
+    // They are still our children here: reap them before exiting (no zombies left behind).
+    await Promise.race([Promise.all(started.map((s) => s.exited)), sleep(2000)]);
+    fs.rmSync(pidsPath(dir), { force: true });
+    return 1;
+  }
+
+  const kubeconfig = shellQuote(path.join(dir, 'admin.kubeconfig'));
+  say('');
+  say(`Your kubets cluster is up (${((Date.now() - t0) / 1000).toFixed(1)}s). Use it with kubectl:`);
+  say('');
+  say(`  export KUBECONFIG=${kubeconfig}`);
+  say('  kubectl get nodes');
+  say('  kubectl create deployment web --image=nginx --replicas=3 && kubectl get pods -o wide');
+  say('');
+  say(`etcdctl: ETCDCTL_API=3 etcdctl --endpoints ${ports.kvClient.map((p) => `127.0.0.1:${p}`).join(',')} endpoint status -w table`);
+  say(`Logs: ${path.join(dir, 'logs')}/   Stop: kubets down --dir ${shellQuote(c.dir)}`);
+  return 0;
+}
+
+export async function down(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const parsed = parse(DOWN_FLAGS, argv, 'down');
+  if (parsed.help) {
+    out.write(DOWN_USAGE);
+    return 0;
+  }
+  const dir = path.resolve(parsed.config.dir);
+  const pids = readPids(dir);
+  if (!pids) {
+    out.write(`kubets down: nothing to stop (no ${pidsPath(dir)})\n`);
+    return 0;
+  }
+  const live = pids.processes.filter(alive);
+  const killed = await stopAll(pids.processes, parsed.config.gracePeriod, (line) => out.write(`  ${line}\n`));
+  fs.rmSync(pidsPath(dir), { force: true });
+  out.write(
+    `kubets down: stopped ${live.length} process(es)${killed.length ? ` (${killed.join(', ')} needed SIGKILL)` : ''}; data, PKI and logs remain in ${dir}\n`,
+  );
+  return 0;
+}
