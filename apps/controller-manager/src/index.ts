@@ -18,3 +18,15 @@ export * from './controllers/queue-controller';
 export * from './controllers/replicaset-controller';
 export * from './controllers/deployment-controller';
 export * from './controllers/actor';
+// Garbage collector, namespace and node lifecycle controllers.
+export * from './nodelifecycle/taints';
+export * from './controllers/gc-controller';
+export * from './controllers/namespace-controller';
+export * from './controllers/nodelifecycle-controller';
+export * from './controllers/gc-lifecycle-register';
+// DaemonSet, Endpoints and EndpointSlice controllers.
+export * from './daemonset/daemonset';
+export * from './endpoints/endpoints';
+export * from './controllers/daemonset-controller';
+export * from './controllers/endpoint-controller';
+export * from './controllers/daemonset-endpoints-register';

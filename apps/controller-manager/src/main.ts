@@ -12,11 +12,15 @@ import { controllerActor } from './controllers/actor';
 import { DeploymentController } from './controllers/deployment-controller';
 import type { QueueController } from './controllers/queue-controller';
 import { ReplicaSetController } from './controllers/replicaset-controller';
+// Garbage collector, namespace and node lifecycle controllers.
+import { LIFECYCLE_CONTROLLERS, lifecycleControllers } from './controllers/gc-lifecycle-register';
+// DaemonSet, Endpoints and EndpointSlice controllers.
+import { DAEMONSET_ENDPOINT_CONTROLLERS, daemonSetEndpointsControllers } from './controllers/daemonset-endpoints-register';
 import { CONTROLLER_MANAGER_FLAGS, KNOWN_CONTROLLERS } from './flags';
 
 const VERSION = '0.1.0';
 /** The controllers this version implements. */
-export const IMPLEMENTED_CONTROLLERS = ['replicaset', 'deployment'] as const;
+export const IMPLEMENTED_CONTROLLERS = ['replicaset', 'deployment', ...LIFECYCLE_CONTROLLERS, ...DAEMONSET_ENDPOINT_CONTROLLERS] as const;
 
 /** kube's --controllers: '*' turns on every default controller, 'foo' one, '-foo' disables one. */
 export function enabledControllers(list: readonly string[]): Set<string> {
@@ -77,6 +81,12 @@ async function main(): Promise<void> {
       }),
     );
   }
+
+  // Garbage collector, namespace and node lifecycle controllers.
+  controllers.push(...lifecycleControllers(enabled, factory, client, cfg, log, metrics));
+
+  // DaemonSet, Endpoints and EndpointSlice controllers.
+  controllers.push(...daemonSetEndpointsControllers(enabled, factory, client, cfg, log, metrics));
 
   const runControllers = async (signal?: AbortSignal): Promise<void> => {
     await factory.start();
