@@ -112,12 +112,11 @@ async function main(): Promise<void> {
     await publisher.start();
   }
   svc.markReady();
-  // eslint-disable-next-line no-console
-  console.error(`kubets-apiserver ready on https://${advertise}:${port}`);
+  log.info({ url: `https://${advertise}:${port}` }, `kubets-apiserver ready on https://${advertise}:${port}`);
 }
 
 main().catch((e) => {
-  // eslint-disable-next-line no-console
-  console.error(`kubets-apiserver: ${(e as Error).message}`);
+  // Before (or without) a logger: the reason on stderr, as a CLI would.
+  process.stderr.write(`kubets-apiserver: ${(e as Error).message}\n`);
   process.exit(1);
 });

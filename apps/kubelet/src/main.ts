@@ -97,13 +97,11 @@ async function main(): Promise<void> {
   await factory.waitForCacheSync(60_000);
   await svc.serveHttp(cfg.healthzBindAddress);
   svc.markReady();
-  log.info({ nodes: names.length }, 'hollow nodes running');
-  // eslint-disable-next-line no-console
-  console.error(`kubets-kubelet: ${names.length} hollow node(s) running`);
+  log.info({ nodes: names.length }, `kubets-kubelet: ${names.length} hollow node(s) running`);
 }
 
 main().catch((e) => {
-  // eslint-disable-next-line no-console
-  console.error(`kubets-kubelet: ${(e as Error).message}`);
+  // Before (or without) a logger: the reason on stderr, as a CLI would.
+  process.stderr.write(`kubets-kubelet: ${(e as Error).message}\n`);
   process.exit(1);
 });

@@ -106,9 +106,7 @@ export async function main(opts: MainOptions = {}): Promise<number> {
   svc.markReady();
 
   if (!cfg.leaderElect) {
-    log.info({}, 'leader election disabled: scheduling');
-    // eslint-disable-next-line no-console
-    console.error('kubets-scheduler: scheduling (leader election disabled)');
+    log.info({}, 'kubets-scheduler: scheduling (leader election disabled)');
     void scheduler.run();
     return 0;
   }
@@ -123,17 +121,13 @@ export async function main(opts: MainOptions = {}): Promise<number> {
     retryPeriodMs: cfg.leaderElectRetryPeriod,
     log,
     onStartedLeading: async (signal) => {
-      log.info({ identity }, 'became the leader: scheduling');
-      // eslint-disable-next-line no-console
-      console.error(`kubets-scheduler: leading as ${identity}, scheduling`);
+      log.info({ identity }, `kubets-scheduler: leading as ${identity}, scheduling`);
       signal.addEventListener('abort', () => void scheduler.stop());
       await scheduler.run();
     },
     onStoppedLeading: () => {
       if (svc.shuttingDown) return;
-      log.info({ identity }, 'leaderelection lost');
-      // eslint-disable-next-line no-console
-      console.error('kubets-scheduler: leaderelection lost');
+      log.info({ identity }, 'kubets-scheduler: leaderelection lost');
       void svc.shutdown('leaderelection lost', 0);
     },
     onNewLeader: (leader) => {
@@ -141,9 +135,7 @@ export async function main(opts: MainOptions = {}): Promise<number> {
     },
   });
   svc.onShutdown('leader election', () => elector.stop({ release: true }));
-  log.info({ identity, lease: `${cfg.leaderElectResourceNamespace}/${cfg.leaderElectResourceName}` }, 'attempting to acquire the leader lease');
-  // eslint-disable-next-line no-console
-  console.error(`kubets-scheduler: ready, waiting for the leader lease as ${identity}`);
+  log.info({ identity, lease: `${cfg.leaderElectResourceNamespace}/${cfg.leaderElectResourceName}` }, `kubets-scheduler: ready, waiting for the leader lease as ${identity}`);
   elector.start();
   return 0;
 }
@@ -154,8 +146,8 @@ if (require.main === module) {
       if (code !== 0) process.exit(code);
     },
     (e) => {
-      // eslint-disable-next-line no-console
-      console.error(`kubets-scheduler: ${(e as Error).message}`);
+      // Before (or without) a logger: the reason on stderr, as a CLI would.
+      process.stderr.write(`kubets-scheduler: ${(e as Error).message}\n`);
       process.exit(1);
     },
   );
