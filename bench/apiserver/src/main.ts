@@ -107,7 +107,6 @@ async function main(): Promise<void> {
         `--client-ca-file=${path.join(dir, 'pki/ca.crt')}`,
         `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
         `--grpc-bind-address=127.0.0.1:${await freePort()}`,
-        '--log-level=warn',
       ],
     });
     await api.waitForLog(/kubets-apiserver ready on/, 30_000);
