@@ -43,6 +43,8 @@ interface RunOptions {
   durationMs: number;
   seed: number;
   ops?: (random: () => number, c: number, i: number) => KvInput;
+  /** Pause before each operation of client c, in ms (default none). */
+  thinkMs?: (random: () => number, c: number) => number;
   nemesis?: (stop: () => boolean) => Promise<void>;
 }
 
@@ -63,11 +65,13 @@ async function record(opts: RunOptions): Promise<KvOperation[]> {
   const gen = opts.ops ?? defaultOps;
   const run = async (c: number) => {
     const endpoints = opts.clients[c]!.members.map((m) => opts.cluster.members[m]!.endpoint);
-    // Reads may retry elsewhere; writes are never retried blindly (their outcome would be unknown).
+    // Reads may retry elsewhere; a write only when it never left (EtcdClient: otherwise its outcome is unknown).
     const client = new EtcdClient({ endpoints, callTimeoutMs: 1_500, operationTimeoutMs: 3_000 });
     let clientId = nextClientId++;
     try {
       for (let i = 0; Date.now() < deadline; i++) {
+        const think = opts.thinkMs?.(random, c) ?? 0;
+        if (think > 0) await new Promise((r) => setTimeout(r, think));
         const input = gen(random, c, i);
         const call = performance.now();
         try {
@@ -144,13 +148,27 @@ describe('kubets-kv linearizability', () => {
       const follower = [0, 1, 2].find((i) => i !== leader)!;
       // Writers talk to the leader, readers to a follower, on one key: a read
       // that starts after a write was acknowledged may still see the old value,
-      // because the follower has not applied the write yet.
+      // because the follower has not applied the write yet. Followers learn
+      // commits about as fast as clients learn acknowledgements, so the
+      // follower is also paused now and then: readers that start a read
+      // while it is paused (they pause between reads) are answered, when it
+      // resumes, before it has caught up with the writes acknowledged meanwhile.
       const history = await record({
         cluster,
         seed,
         durationMs: 5_000,
         clients: [{ members: [leader] }, { members: [follower] }, { members: [follower] }],
         ops: (_r, c, i) => (c === 0 ? { op: 'put', key: 'x', value: `v${i}` } : { op: 'get', key: 'x' }),
+        thinkMs: (r, c) => (c === 0 ? 0 : r() * 30),
+        nemesis: async (stop) => {
+          while (!stop()) {
+            await new Promise((r) => setTimeout(r, 700));
+            if (stop()) break;
+            cluster.pause(follower);
+            await new Promise((r) => setTimeout(r, 300));
+            cluster.resume(follower);
+          }
+        },
       });
       const result = checkOperations(kvModel, history, { timeoutMs: 60_000 });
       expect(result.verdict).toBe('illegal');

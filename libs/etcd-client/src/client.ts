@@ -99,12 +99,16 @@ function isRetryable(err: grpc.ServiceError): boolean {
   return /etcdserver: (no leader|leader changed|request timed out|server stopped)/.test(err.details ?? '');
 }
 
-/** The connection could not be made: the request never reached a server. */
-function surelyNotSent(err: grpc.ServiceError): boolean {
-  return (
-    err.code === grpc.status.UNAVAILABLE &&
-    /(ECONNREFUSED|No connection established|failed to connect|Connection dropped|ECONNRESET)/i.test(err.details ?? '')
-  );
+/**
+ * The connection could not be made: the request never reached a server, so a
+ * write may go to another member. A connection that dropped or was reset
+ * after the call started is not such a case: the member may have proposed
+ * (and the cluster applied) the write, so repeating it elsewhere could apply
+ * it twice; the caller gets the error, an outcome it has to treat as unknown,
+ * as with etcd's own client.
+ */
+function surelyNotSent(err: { code?: number; details?: string }): boolean {
+  return err.code === grpc.status.UNAVAILABLE && /(ECONNREFUSED|No connection established|failed to connect)/i.test(err.details ?? '');
 }
 
 interface Channel {

@@ -1,5 +1,6 @@
 // The client against a real etcd 3.4 (Debian etcd-server): what it does is
 // what etcd does, so the same client can drive kubets-kv in its tests.
+import * as net from 'node:net';
 import { RealEtcd, waitFor } from '@kubets/testkit';
 import type { Event } from '@kubets/proto/etcd/mvccpb/kv';
 import { Compare_CompareResult, Compare_CompareTarget } from '@kubets/proto/etcd/etcdserverpb/rpc';
@@ -92,6 +93,59 @@ describe('EtcdClient against real etcd 3.4', () => {
       expect(seen[3]).toMatch(/^DEL w\/0@/);
     } finally {
       w.cancel();
+    }
+  });
+
+  it('does not repeat a write on another endpoint when the connection drops after the request went out', async () => {
+    // A proxy in front of etcd that forwards the put, waits until etcd has
+    // applied it, and then cuts the client's connection before the answer.
+    const key = 'dropped-after-send';
+    const direct = new EtcdClient({ endpoints: [etcd.endpoint] });
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((c) => {
+      const up = net.connect(Number(etcd.endpoint.split(':').pop()), '127.0.0.1');
+      sockets.add(c).add(up);
+      let cut = false;
+      c.on('data', (chunk: Buffer) => {
+        up.write(chunk);
+        if (!cut && chunk.includes(key)) {
+          cut = true;
+          void waitFor(async () => (await direct.get(key)).kvs.length === 1, { description: 'the put applied' }).then(() => {
+            c.destroy();
+            up.destroy();
+          });
+        }
+      });
+      up.on('data', (chunk: Buffer) => {
+        if (!cut) c.write(chunk);
+      });
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const viaProxy = new EtcdClient({ endpoints: [`127.0.0.1:${(proxy.address() as net.AddressInfo).port}`, etcd.endpoint], operationTimeoutMs: 10_000 });
+    try {
+      const err = await viaProxy.put(key, 'once').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(EtcdError);
+      // Applied exactly once: a retry on the second endpoint would make version 2.
+      const got = await direct.get(key);
+      expect(got.kvs[0]!.version).toBe(1n);
+      // A connection that cannot be made at all is still a safe retry for a write.
+      const refusing = new EtcdClient({ endpoints: ['127.0.0.1:1', etcd.endpoint], operationTimeoutMs: 10_000 });
+      try {
+        await refusing.put('after-refused', 'x');
+        expect((await direct.get('after-refused')).kvs[0]!.version).toBe(1n);
+      } finally {
+        refusing.close();
+      }
+    } finally {
+      viaProxy.close();
+      direct.close();
+      for (const sk of sockets) sk.destroy();
+      proxy.close();
     }
   });
 });
