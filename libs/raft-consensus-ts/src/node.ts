@@ -60,6 +60,20 @@ export interface NodeOptions {
   bootstrapPeers?: number[];
   /** How long readIndex() waits for its read state. Default 5000 ms. */
   readIndexTimeoutMs?: number;
+  /**
+   * Persist each Ready with storage.save() on the event loop even when the
+   * storage has saveAsync(). Default false: saveAsync() runs the fsync on
+   * libuv's thread pool and the loop keeps stepping messages meanwhile.
+   *
+   * A synchronous fsync blocks the loop for its duration but needs no thread
+   * hand-offs: the async one wakes a pool thread, which wakes the loop again
+   * when the disk is done, and on a small (virtual) machine those wake-ups
+   * cost more CPU and latency than the blocked loop does. A leader still
+   * sends before it persists; with a transport whose send() hands the bytes
+   * to the kernel at once (a socket write), followers get them before the
+   * leader's fsync starts.
+   */
+  syncWrites?: boolean;
   logger?: Logger;
 }
 
@@ -360,7 +374,7 @@ export class Node {
     if (leader && rd.messages.length > 0) this.opts.transport.send(rd.messages);
     // 1. persist
     const storage = this.opts.storage;
-    if (storage.saveAsync) await storage.saveAsync(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
+    if (storage.saveAsync && !this.opts.syncWrites) await storage.saveAsync(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
     else storage.save(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
     // 2. send
     if (!leader && rd.messages.length > 0) this.opts.transport.send(rd.messages);

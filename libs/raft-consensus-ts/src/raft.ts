@@ -371,9 +371,11 @@ export class Raft {
       return false;
     }
     li = this.raftLog.append(ents);
-    // The leader's own append counts towards the quorum. It is persisted
-    // before any message of the same Ready is sent, so a follower can never
-    // acknowledge an entry the leader itself could lose.
+    // The leader's own append counts towards the quorum at once, although a
+    // leader may send this Ready's messages before it persists the entries
+    // (the Node driver does). A commit that counts them only shows in a
+    // later Ready (committed entries, the commit index in messages), and the
+    // application must finish persisting a Ready before it takes the next.
     this.trk.progress.get(this.id)?.maybeUpdate(li);
     this.maybeCommit();
     return true;

@@ -65,6 +65,7 @@ function makeMember(
   storage: PersistentStorage,
   peers: number[] | undefined,
   beforeApply?: (ents: Entry[]) => void,
+  syncWrites?: boolean,
 ): Member {
   const log: string[] = [];
   const snap = storage.snapshot();
@@ -75,6 +76,7 @@ function makeMember(
     transport: net.transport(id),
     tickMs: 5,
     bootstrapPeers: peers,
+    syncWrites,
     onApply: (ents: Entry[]) => {
       beforeApply?.(ents);
       for (const e of ents) if (e.type === EntryType.EntryNormal && e.data.length > 0) log.push(dec.decode(e.data));
@@ -122,10 +124,10 @@ afterEach(async () => {
   for (const m of running.splice(0)) await m.node.stop();
 });
 
-function cluster(n: number, storages?: PersistentStorage[]): { net: LocalNet; members: Member[] } {
+function cluster(n: number, storages?: PersistentStorage[], syncWrites?: boolean): { net: LocalNet; members: Member[] } {
   const net = new LocalNet();
   const ids = Array.from({ length: n }, (_, i) => i + 1);
-  const members = ids.map((id, i) => makeMember(net, id, storages?.[i] ?? new MemoryStorage(), ids));
+  const members = ids.map((id, i) => makeMember(net, id, storages?.[i] ?? new MemoryStorage(), ids, undefined, syncWrites));
   for (const m of members) {
     running.push(m);
     m.node.start();
@@ -333,12 +335,23 @@ describe('with durable WAL storage', () => {
     dirs = [];
   });
 
-  test('a node restarted from its WAL recovers its log and rejoins', async () => {
+  test.each([
+    ['fsync off the loop (saveAsync)', false],
+    ['syncWrites', true],
+  ])('a node restarted from its WAL recovers its log and rejoins: %s', async (_name, syncWrites) => {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'raft-node-'));
     dirs.push(base);
     const dir = (id: number) => path.join(base, `n${id}`);
     const storages = [1, 2, 3].map((id) => WalStorage.open(dir(id)));
-    const { net, members } = cluster(3, storages);
+    const syncs = storages.map((st) => {
+      const calls = { save: 0, saveAsync: 0 };
+      const save = st.save.bind(st);
+      const saveAsync = st.saveAsync.bind(st);
+      st.save = (...a: Parameters<typeof save>) => (calls.save++, save(...a));
+      st.saveAsync = (...a: Parameters<typeof saveAsync>) => (calls.saveAsync++, saveAsync(...a));
+      return calls;
+    });
+    const { net, members } = cluster(3, storages, syncWrites);
     await until(() => leaderOf(members) !== undefined, 5000, 'a leader');
     for (let i = 0; i < 5; i++) await proposeAndWait(members, `d${i}`);
     const victim = members.find((m) => !m.node.isLeader)!;
@@ -351,9 +364,11 @@ describe('with durable WAL storage', () => {
     const others = members.filter((m) => m !== victim);
     await proposeAndWait(others, 'while-away');
 
+    // The Node used the write path it was asked for.
+    for (const c of syncs) expect(syncWrites ? [c.save > 0, c.saveAsync] : [c.save, c.saveAsync > 0]).toEqual(syncWrites ? [true, 0] : [0, true]);
     const reopened = WalStorage.open(dir(id));
     expect(reopened.lastIndex()).toBeGreaterThanOrEqual(5);
-    const back = makeMember(net, id, reopened, [1, 2, 3]);
+    const back = makeMember(net, id, reopened, [1, 2, 3], undefined, syncWrites);
     running.push(back);
     net.down.delete(id);
     back.node.start();

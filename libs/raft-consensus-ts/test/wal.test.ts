@@ -84,6 +84,62 @@ test('fsync happens exactly when the Ready says mustSync', () => {
   s.close();
 });
 
+test('a hard state that only moves the commit index is written with the next record, not on its own', () => {
+  const dir = tmpdir();
+  const s = WalStorage.open(dir);
+  s.save({ term: 1, vote: 1, commit: 0 }, ents(1, 3, 1), undefined, true);
+  const writes = s.stats.writes;
+  s.save({ term: 1, vote: 1, commit: 3 }, [], undefined, false);
+  expect(s.stats.writes).toBe(writes); // nothing written...
+  expect(s.initialState().hardState.commit).toBe(3); // ...but raft reads it back
+  // A crash now (the WAL as another process would find it) loses only the commit index.
+  let crashed = WalStorage.open(dir, { fsync: false });
+  expect(crashed.initialState().hardState).toEqual({ term: 1, vote: 1, commit: 0 });
+  expect(crashed.lastIndex()).toBe(3);
+  crashed.close();
+  // The next entries carry it to disk, even without a hard state of their own.
+  s.save(undefined, ents(4, 1, 1), undefined, true);
+  expect(s.stats.writes).toBe(writes + 1);
+  crashed = WalStorage.open(dir, { fsync: false });
+  expect(crashed.initialState().hardState).toEqual({ term: 1, vote: 1, commit: 3 });
+  crashed.close();
+  // A new term or vote is written at once, commit index and all.
+  s.save({ term: 1, vote: 1, commit: 4 }, [], undefined, false);
+  s.save({ term: 2, vote: 0, commit: 4 }, [], undefined, true);
+  expect(s.stats.writes).toBe(writes + 2);
+  crashed = WalStorage.open(dir, { fsync: false });
+  expect(crashed.initialState().hardState).toEqual({ term: 2, vote: 0, commit: 4 });
+  crashed.close();
+  // close() writes a pending commit index.
+  s.save({ term: 2, vote: 0, commit: 4 }, ents(5, 1, 2), undefined, true);
+  s.save({ term: 2, vote: 0, commit: 5 }, [], undefined, false);
+  s.close();
+  const r = WalStorage.open(dir);
+  expect(r.initialState().hardState).toEqual({ term: 2, vote: 0, commit: 5 });
+  expect(r.lastIndex()).toBe(5);
+  r.close();
+});
+
+test('a rotated segment starts with the hard state already on disk, never a commit index beyond its entries', () => {
+  const dir = tmpdir();
+  const s = WalStorage.open(dir, { segmentSize: 64, fsync: false });
+  s.save({ term: 1, vote: 1, commit: 0 }, ents(1, 3, 1), undefined, true);
+  // The segment is full: this write rotates first. Its entries and commit
+  // index go to the new segment after the header, which names commit 0.
+  s.save({ term: 1, vote: 1, commit: 6 }, ents(4, 3, 1), undefined, true);
+  expect(s.stats.rotations).toBe(1);
+  const files = s.segmentFiles();
+  s.close();
+  // Crash right after the rotation: the new segment holds only its header.
+  const last = files[files.length - 1];
+  const headerOnly = fs.readFileSync(last).subarray(0, 8 + 1 + 6);
+  fs.writeFileSync(last, headerOnly);
+  const r = WalStorage.open(dir, { fsync: false });
+  expect(r.initialState().hardState).toEqual({ term: 1, vote: 1, commit: 0 });
+  expect(r.lastIndex()).toBe(3);
+  r.close();
+});
+
 test('saveAsync writes the same records, syncs only when asked, and they survive a restart', async () => {
   const dir = tmpdir();
   const s = WalStorage.open(dir);

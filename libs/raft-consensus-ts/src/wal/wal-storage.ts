@@ -14,7 +14,15 @@
 // data after it, or in any segment but the last, is corruption: open() throws
 // ErrCorruptLog naming the file and offset.
 //
-// All I/O is synchronous (the Node driver calls save() from its Ready loop).
+// Hard states that only move the commit index are not written on their own:
+// raft does not need the commit index durable (a restarted member learns it
+// again from the leader, and recovery accepts a commit index that lags), so
+// such a hard state waits for the next record that has to be written anyway
+// (entries, a snapshot, a new term or vote) or for close(). That saves every
+// member one write per committed proposal.
+//
+// save() does its I/O synchronously; saveAsync() runs the fdatasync on
+// libuv's thread pool.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -56,6 +64,10 @@ export class WalStorage implements PersistentStorage {
   /** Index of the newest snapshot file (0 if none). */
   private snapFileIndex: number;
   private closed = false;
+  /** The newest hard state written to the WAL (or replayed from it). */
+  private diskHardState: HardState;
+  /** A newer hard state that differs from diskHardState only in its commit index: written with the next record. */
+  private pendingHardState: HardState | undefined;
   /** Counters, for tests and benchmarks. */
   readonly stats = { writes: 0, bytes: 0, fsyncs: 0, rotations: 0 };
 
@@ -76,6 +88,7 @@ export class WalStorage implements PersistentStorage {
     this.segmentSize = opts.segmentSize ?? 64 * 1024 * 1024;
     this.fsync = opts.fsync ?? true;
     this.logger = opts.logger ?? noopLogger;
+    this.diskHardState = mem.getHardState();
   }
 
   /** Opens (creating if needed) the storage in dir and recovers its state. */
@@ -209,6 +222,10 @@ export class WalStorage implements PersistentStorage {
   /** Append the records; returns whether they must be synced before they count as durable. */
   private write(hardState: HardState | undefined, entries: Entry[], snapshot: Snapshot | undefined, mustSync: boolean): boolean {
     this.checkOpen();
+    // Rotate before anything of this write reaches the disk: the new
+    // segment's header is the hard state as of the records already written,
+    // so it never names a commit index beyond them.
+    if (this.size >= this.segmentSize) this.rotate();
     const chunks: Buffer[] = [];
     let maxIndex = 0;
     if (snapshot && !isEmptySnap(snapshot)) {
@@ -224,12 +241,25 @@ export class WalStorage implements PersistentStorage {
       chunks.push(frameRecord(RecordType.Entries, encodeEntries(entries)));
       maxIndex = entries[entries.length - 1].index;
     }
+    let hs: HardState | undefined;
     if (hardState && !isEmptyHardState(hardState)) {
       this.mem.setHardState(hardState);
-      chunks.push(frameRecord(RecordType.HardState, encodeHardState(hardState)));
+      hs = hardState;
+      const disk = this.diskHardState;
+      if (chunks.length === 0 && !mustSync && hs.term === disk.term && hs.vote === disk.vote) {
+        // Only the commit index moved: no write of its own (see the top of the file).
+        this.pendingHardState = hs;
+        return false;
+      }
+    } else if (chunks.length > 0) {
+      hs = this.pendingHardState;
+    }
+    if (hs) {
+      chunks.push(frameRecord(RecordType.HardState, encodeHardState(hs)));
+      this.diskHardState = hs;
+      this.pendingHardState = undefined;
     }
     if (chunks.length === 0) return false;
-    if (this.size >= this.segmentSize) this.rotate();
     const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     writeAll(this.fd, buf);
     this.size += buf.length;
@@ -262,10 +292,17 @@ export class WalStorage implements PersistentStorage {
     this.purge();
   }
 
-  /** Closes the current segment (after an fsync). */
+  /** Closes the current segment (after writing a pending commit index, and an fsync). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.pendingHardState) {
+      const rec = frameRecord(RecordType.HardState, encodeHardState(this.pendingHardState));
+      writeAll(this.fd, rec);
+      this.size += rec.length;
+      this.diskHardState = this.pendingHardState;
+      this.pendingHardState = undefined;
+    }
     if (this.fsync) fs.fdatasyncSync(this.fd);
     fs.closeSync(this.fd);
   }
@@ -287,12 +324,15 @@ export class WalStorage implements PersistentStorage {
     const seq = this.segments[this.segments.length - 1].seq + 1;
     const seg: Segment = { seq, file: path.join(this.dir, `${hex16(seq)}.wal`), maxIndex: 0 };
     this.fd = fs.openSync(seg.file, 'a');
-    const header = frameRecord(RecordType.HardState, encodeHardState(this.mem.getHardState()));
+    const hs = this.mem.getHardState();
+    const header = frameRecord(RecordType.HardState, encodeHardState(hs));
     writeAll(this.fd, header);
     if (this.fsync) {
       fs.fdatasyncSync(this.fd);
       fsyncDir(this.dir);
     }
+    this.diskHardState = hs;
+    this.pendingHardState = undefined;
     this.size = header.length;
     this.segments.push(seg);
     this.stats.rotations++;
