@@ -10,6 +10,7 @@ import {
   MaintenanceService,
   WatchService,
 } from '@kubets/proto/etcd/etcdserverpb/rpc';
+import * as grpc from '@grpc/grpc-js';
 import { GrpcServer, parseHostPort, Service } from '@kubets/service-kit';
 import { Gauge } from 'prom-client';
 import { clusterService, kvService, leaseService, maintenanceService, peerLeaseHandlers, watchService, type ApiContext } from './api/services';
@@ -74,7 +75,10 @@ async function main(): Promise<void> {
   }));
   const mine = initial.get(cfg.name);
   if (!mine) throw new Error(`--initial-cluster has no member named "${cfg.name}"`);
-  if ([...mine].sort().join(',') !== [...cfg.initialAdvertisePeerUrls].sort().join(',')) {
+  // On a restart the membership comes from the data dir (peer URLs may have
+  // changed since with etcdctl member update): the flags only matter the first time.
+  const firstStart = !fs.existsSync(identityFile(cfg.dataDir));
+  if (firstStart && [...mine].sort().join(',') !== [...cfg.initialAdvertisePeerUrls].sort().join(',')) {
     throw new Error(
       `--initial-cluster has ${cfg.name}=${mine.join(',')} but --initial-advertise-peer-urls is ${cfg.initialAdvertisePeerUrls.join(',')}`,
     );
@@ -111,11 +115,11 @@ async function main(): Promise<void> {
 
   const ctx: ApiContext = { server, peers, log, maxTxnOps: svc.config.maxTxnOps, clusterToken: cfg.initialClusterToken };
 
-  // Peer port: Raft traffic and forwarded lease calls.
+  // Peer port: Raft traffic (a client stream per peer) and forwarded lease calls.
   const peerGrpc = new GrpcServer({ log: log.child({ actor: 'peer-server' }), registry: svc.registry, maxReceiveMessageLength: -1 });
   const leaseForward = peerLeaseHandlers(ctx);
   peerGrpc.addService(RaftPeerService, {
-    stream: (call: import('@grpc/grpc-js').ServerReadableStream<RaftBatch, unknown>, callback: (err: null, v: object) => void) => {
+    stream: (call: grpc.ServerReadableStream<RaftBatch, unknown>, callback: (err: null, v: object) => void) => {
       call.on('data', (batch: RaftBatch) => {
         if (batch.clusterId !== BigInt(server.clusterId)) {
           log.warn({ from: batch.from.toString(16), cluster: batch.clusterId.toString(16) }, 'refused Raft messages from another cluster');
@@ -204,19 +208,27 @@ interface Identity {
   members: MemberRecord[];
 }
 
+function identityFile(dataDir: string): string {
+  return path.join(path.resolve(dataDir), 'identity.json');
+}
+
 /**
- * A member's id and cluster id. Kept in <data-dir>/identity.json from the first
- * start on, so a restart never re-derives them. New cluster: derived from
+ * A member's id and cluster id, and the membership it started with. Kept in
+ * <data-dir>/identity.json from the first start on, so a restart never
+ * re-derives them from flags that may have changed since (the membership
+ * seeds the state machine until the first snapshot; conf changes in the log
+ * apply on top of it). New cluster: derived from
  * --initial-cluster and the token, like etcd. Joining an existing cluster
  * (--initial-cluster-state existing, after `etcdctl member add`): asked from
  * the members listed in --initial-cluster over the peer port, finding this
  * member by its peer URLs.
  */
 async function resolveIdentity(cfg: ReturnType<typeof resolveDefaults>, members: MemberRecord[], log: import('pino').Logger): Promise<Identity> {
-  const file = path.join(path.resolve(cfg.dataDir), 'identity.json');
+  const file = identityFile(cfg.dataDir);
   if (fs.existsSync(file)) {
-    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { memberId: number; clusterId: number };
-    return { memberId: saved.memberId, clusterId: saved.clusterId, members };
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { memberId: number; clusterId: number; members?: MemberRecord[] };
+    // Older files have no members: the flags' membership, as before.
+    return { memberId: saved.memberId, clusterId: saved.clusterId, members: saved.members ?? members };
   }
   let identity: Identity;
   if (cfg.initialClusterState === 'existing') {
@@ -254,7 +266,7 @@ async function resolveIdentity(cfg: ReturnType<typeof resolveDefaults>, members:
     };
   }
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify({ memberId: identity.memberId, clusterId: identity.clusterId }));
+  fs.writeFileSync(file, JSON.stringify({ memberId: identity.memberId, clusterId: identity.clusterId, members: identity.members }));
   return identity;
 }
 

@@ -130,6 +130,37 @@ describe('kubets-kv failover', () => {
   });
 });
 
+describe('kubets-kv graceful stop', () => {
+  it('a leader stopped with SIGTERM hands leadership over first: a new leader long before an election timeout', async () => {
+    // A 5 s election timeout: without the handover the others would wait that long.
+    const cluster = await KvCluster.start({ size: 3, electionMs: 5_000 });
+    const client = new EtcdClient({ endpoints: cluster.endpoints, callTimeoutMs: 2_000 });
+    try {
+      await client.put('before', 'x');
+      const leader = await cluster.waitForLeader();
+      const survivors = [0, 1, 2].filter((i) => i !== leader);
+      const started = Date.now();
+      await cluster.stop(leader);
+      const next = await waitFor(() => leaderAmong(cluster, client, survivors).then((l) => (l === undefined ? undefined : l + 1)), {
+        timeoutMs: 4_000,
+        intervalMs: 20,
+        description: 'a new leader without an election timeout',
+        context: () => cluster.logs(),
+      });
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect(cluster.members[leader]!.process.logs()).toContain('handing leadership over');
+      const live = new EtcdClient({ endpoints: survivors.map((i) => cluster.members[i]!.endpoint) });
+      await live.put('after', 'y');
+      expect((await live.get('before')).kvs.map((kv) => s(kv.value))).toEqual(['x']);
+      live.close();
+      expect(survivors).toContain(next - 1);
+    } finally {
+      client.close();
+      await cluster.dispose();
+    }
+  }, 60_000);
+});
+
 describe('kubets-kv snapshots', () => {
   it('a member that fell far behind catches up from a snapshot; restarts recover from snapshot plus log', async () => {
     const cluster = await KvCluster.start({ size: 3, args: ['--snapshot-count', '100'] });

@@ -9,6 +9,7 @@ import { builtApp, freePort, KvCluster, ManagedProcess, waitFor } from '@kubets/
 describe('kubets-kv membership', () => {
   let cluster: KvCluster;
   let extra: ManagedProcess | undefined;
+  let extraEndpoint = '';
   let dataDir: string;
 
   beforeAll(async () => {
@@ -16,11 +17,25 @@ describe('kubets-kv membership', () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-member-m4-'));
   }, 60_000);
 
+  let learner: ManagedProcess | undefined;
+  let learnerDir: string | undefined;
+
   afterAll(async () => {
     await extra?.kill();
+    await learner?.kill();
     await cluster?.dispose();
     fs.rmSync(dataDir, { recursive: true, force: true });
+    if (learnerDir) fs.rmSync(learnerDir, { recursive: true, force: true });
   });
+
+  /** etcdctl member list -w json, from the given members of `cluster`. */
+  async function memberList(members: number[]): Promise<Array<{ ID: number; name: string; peerURLs: string[]; isLearner?: boolean }>> {
+    const r = await cluster.etcdctl(['member', 'list', '-w', 'json'], members);
+    return (JSON.parse(r.stdout) as { members: Array<{ ID: number; name: string; peerURLs: string[]; isLearner?: boolean }> }).members;
+  }
+
+  // etcdctl prints ids in hex; JSON numbers lose precision above 2^53 but kubets ids stay below it.
+  const hex = (id: number) => BigInt(id).toString(16);
 
   it('etcdctl member add, then the new member joins with --initial-cluster-state existing and catches up', async () => {
     const client = new EtcdClient({ endpoints: cluster.endpoints });
@@ -51,7 +66,8 @@ describe('kubets-kv membership', () => {
         '--listen-metrics-urls', `http://127.0.0.1:${metricsPort}`,
       ],
     }).start();
-    const m4 = new EtcdClient({ endpoints: [`127.0.0.1:${clientPort}`] });
+    extraEndpoint = `127.0.0.1:${clientPort}`;
+    const m4 = new EtcdClient({ endpoints: [extraEndpoint] });
     await waitFor(
       async () => {
         const r = await m4.get('before/', { prefix: true, countOnly: true, serializable: true }).catch(() => undefined);
@@ -87,4 +103,102 @@ describe('kubets-kv membership', () => {
     expect(after.stdout).not.toContain(', m1,');
     expect((await cluster.etcdctl(['put', 'still', 'here'], [1, 2])).stdout).toBe('OK\n');
   }, 60_000);
+  it('etcdctl member update: the new peer URL is replicated, and the member restarted on it catches up', async () => {
+    const m3 = cluster.members[2]!;
+    const before = await memberList([1, 2]);
+    const id = hex(before.find((m) => m.name === 'm3')!.ID);
+    const newPeerUrl = `http://127.0.0.1:${await freePort()}`;
+    // A URL another member has is refused.
+    const clash = await cluster.etcdctl(['member', 'update', id, `--peer-urls=${cluster.members[1]!.peerUrl}`], [1, 2]);
+    expect(clash.code).not.toBe(0);
+    expect(clash.stderr).toContain('Peer URLs already exists');
+
+    const updated = await cluster.etcdctl(['member', 'update', id, `--peer-urls=${newPeerUrl}`], [1, 2]);
+    expect(updated.code).toBe(0);
+    expect(updated.stdout).toMatch(new RegExp(`Member\\s+${id} updated in cluster\\s+[0-9a-f]+`));
+    // Every member applied it (m4 included).
+    for (const endpoint of [cluster.members[1]!.endpoint, m3.endpoint, extraEndpoint]) {
+      await waitFor(async () => {
+        const c = new EtcdClient({ endpoints: [endpoint] });
+        try {
+          const list = await c.memberList();
+          return list.members.find((m) => hex(Number(m.ID)) === id)?.peerURLs.join(',') === newPeerUrl;
+        } finally {
+          c.close();
+        }
+      }, { description: `${endpoint} to apply the update` });
+    }
+
+    // Restart m3 on its new peer URL. Its flags still name the old URL in
+    // --initial-cluster: after the first start the data dir has the say.
+    await m3.process.stop();
+    const args = m3.process.options.args!.slice();
+    const set = (flag: string, value: string) => (args[args.indexOf(flag) + 1] = value);
+    set('--listen-peer-urls', newPeerUrl);
+    set('--initial-advertise-peer-urls', newPeerUrl);
+    m3.process = new ManagedProcess({ name: 'kubets-kv-m3-moved', command: process.execPath, args }).start();
+    await m3.process.waitForLog(/kubets-kv member started/, 20_000);
+    const client = new EtcdClient({ endpoints: [cluster.members[1]!.endpoint] });
+    for (let i = 0; i < 10; i++) await client.put(`moved/${i}`, `v${i}`);
+    client.close();
+    const onM3 = new EtcdClient({ endpoints: [m3.endpoint] });
+    await waitFor(
+      async () => (await onM3.get('moved/', { prefix: true, countOnly: true, serializable: true }).catch(() => undefined))?.count === 10n,
+      { timeoutMs: 20_000, description: 'm3 to catch up on its new peer URL', context: () => m3.process.tail(20) },
+    );
+    onM3.close();
+    expect((await memberList([1, 2])).find((m) => hex(m.ID) === id)!.peerURLs).toEqual([newPeerUrl]);
+  }, 90_000);
+
+  it('etcdctl member add --learner: the learner catches up, then member promote makes it a voter', async () => {
+    learnerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-member-m5-'));
+    const [clientPort, peerPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    const added = await cluster.etcdctl(['member', 'add', 'm5', '--learner', `--peer-urls=${peerUrl}`], [1, 2]);
+    expect(added.code).toBe(0);
+    const id = /Member\s+([0-9a-f]+) added to cluster/.exec(added.stdout)![1]!;
+    const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(added.stdout)![1]!;
+    expect((await memberList([1, 2])).find((m) => hex(m.ID) === id)).toMatchObject({ isLearner: true });
+
+    learner = new ManagedProcess({
+      name: 'kubets-kv-m5',
+      command: process.execPath,
+      args: [
+        builtApp('kv'),
+        '--name', 'm5',
+        '--data-dir', learnerDir,
+        '--listen-client-urls', `http://127.0.0.1:${clientPort}`,
+        '--advertise-client-urls', `http://127.0.0.1:${clientPort}`,
+        '--listen-peer-urls', peerUrl,
+        '--initial-advertise-peer-urls', peerUrl,
+        '--initial-cluster', initialCluster,
+        '--initial-cluster-state', 'existing',
+        '--initial-cluster-token', 'kubets-test',
+        '--listen-metrics-urls', `http://127.0.0.1:${metricsPort}`,
+      ],
+    }).start();
+    const m5 = new EtcdClient({ endpoints: [`127.0.0.1:${clientPort}`] });
+    await waitFor(
+      async () => (await m5.get('moved/', { prefix: true, countOnly: true, serializable: true }).catch(() => undefined))?.count === 10n,
+      { timeoutMs: 30_000, description: 'the learner to catch up', context: () => learner!.tail(20) },
+    );
+    // Its Status says it is a learner.
+    expect((await m5.status(0)).isLearner).toBe(true);
+
+    const promoted = await cluster.etcdctl(['member', 'promote', id], [1, 2]);
+    expect(promoted.code).toBe(0);
+    expect(promoted.stdout).toMatch(new RegExp(`Member\\s+${id} promoted in cluster\\s+[0-9a-f]+`));
+    await waitFor(async () => (await m5.status(0).catch(() => undefined))?.isLearner === false, { description: 'm5 to apply its promotion' });
+    expect((await memberList([1, 2])).find((m) => hex(m.ID) === id)!.isLearner ?? false).toBe(false);
+    // Promoting a voter is refused.
+    const again = await cluster.etcdctl(['member', 'promote', id], [1, 2]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('can only promote a learner member');
+    // The cluster (four voters now) keeps serving, m5 included.
+    expect((await cluster.etcdctl(['put', 'after-promote', 'ok'], [1, 2])).stdout).toBe('OK\n');
+    await waitFor(async () => (await m5.get('after-promote', { serializable: true }).catch(() => undefined))?.kvs.length === 1, {
+      description: 'a write to reach the promoted member',
+    });
+    m5.close();
+  }, 90_000);
 });

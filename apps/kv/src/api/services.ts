@@ -277,7 +277,18 @@ export function clusterService(ctx: ApiContext) {
       const id = Number(req.ID);
       if (!server.membership.get(id)) throw Errors.memberNotFound();
       if (!validUrls(req.peerURLs)) throw Errors.memberBadURLs();
-      throw new GrpcStatusError(grpc.status.UNIMPLEMENTED, 'kubets-kv: changing a member\'s peer URLs is not supported; remove and re-add the member');
+      const taken = new Set(server.membership.all().filter((m) => m.id !== id).flatMap((m) => m.peerUrls));
+      if (req.peerURLs.some((u) => taken.has(u))) throw Errors.peerURLExist();
+      const want = [...req.peerURLs];
+      // Replicated like MemberAdd: a conf change (UpdateNode leaves Raft's
+      // configuration as it is) that every member applies to its membership.
+      await server.node.proposeConfChange({
+        transition: 0,
+        changes: [{ type: ConfChangeType.ConfChangeUpdateNode, nodeId: id }],
+        context: Buffer.from(JSON.stringify({ peerUrls: want })),
+      });
+      await waitApplied(() => server.membership.get(id)?.peerUrls.join(',') === want.join(','));
+      return { header: server.header(), members: members() };
     },
     memberPromote: async (req: MemberPromoteRequest): Promise<MemberPromoteResponse> => {
       const id = Number(req.ID);

@@ -212,6 +212,10 @@ export class KvServer extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    // A leader hands over first, as etcd's Stop does: the others need not
+    // wait out an election timeout (requests meanwhile get "server stopped"
+    // and clients retry elsewhere).
+    await this.handOverLeadership();
     this.hub.close();
     await this.node.stop();
     this.failAll(Errors.stopped());
@@ -460,18 +464,20 @@ export class KvServer extends EventEmitter {
       const id = change.nodeId;
       if (change.type === ConfChangeType.ConfChangeRemoveNode) {
         this.membership.remove(id);
-        if (id === this.opts.memberId) this.emit('removed');
-      }
-      else if (!this.membership.get(id)) {
-        let record: MemberRecord = { id, name: '', peerUrls: [], clientUrls: [], isLearner: change.type === ConfChangeType.ConfChangeAddLearnerNode };
-        try {
-          if (cc.context && cc.context.length > 0) {
-            record = { ...record, ...(JSON.parse(Buffer.from(cc.context).toString()) as Partial<MemberRecord>), id };
-          }
-        } catch {
-          // context is informational
+        if (id === this.opts.memberId) {
+          // Removed while leading: hand over at once rather than after the
+          // shutdown's wait for running calls (proposals forwarded to a
+          // leader outside the configuration are dropped).
+          void this.handOverLeadership();
+          this.emit('removed');
         }
-        this.membership.add(record);
+      } else if (change.type === ConfChangeType.ConfChangeUpdateNode) {
+        // etcdctl member update: new peer URLs (Raft's configuration is unchanged).
+        const update = parseContext(cc.context);
+        if (update?.peerUrls && this.membership.get(id)) this.membership.setPeerUrls(id, update.peerUrls);
+      } else if (!this.membership.get(id)) {
+        const record: MemberRecord = { id, name: '', peerUrls: [], clientUrls: [], isLearner: change.type === ConfChangeType.ConfChangeAddLearnerNode };
+        this.membership.add({ ...record, ...parseContext(cc.context), id });
       } else if (change.type === ConfChangeType.ConfChangeAddNode) {
         this.membership.promote(id);
       }
@@ -571,6 +577,30 @@ export class KvServer extends EventEmitter {
     }
   }
 
+  /**
+   * If this member leads, transfer leadership to the most up-to-date other
+   * voter and wait (at most two election timeouts) until someone else leads.
+   */
+  private async handOverLeadership(): Promise<void> {
+    if (!this.node.isLeader) return;
+    const st = this.node.status();
+    let to = 0;
+    let best = -1;
+    for (const id of st.config.voters) {
+      const match = st.progress?.get(id)?.match ?? -1;
+      if (id !== this.opts.memberId && match > best) {
+        to = id;
+        best = match;
+      }
+    }
+    if (to === 0) return;
+    this.opts.log.info({ to: to.toString(16) }, 'handing leadership over');
+    this.node.transferLeadership(to);
+    await this.waitUntil(() => !this.node.isLeader, 2 * this.opts.electionMs).catch(() => {
+      this.opts.log.warn({ to: to.toString(16) }, 'leadership transfer did not finish in time');
+    });
+  }
+
   /** Raft's view, for Status and health. */
   raftStatus(): { leader: number; term: number; commit: number; applied: number } {
     const st = this.node.status();
@@ -614,6 +644,16 @@ function requestCost(request: RequestBody): number {
     }
     default:
       return 0;
+  }
+}
+
+/** The member record carried in a conf change's context (JSON), if any. */
+function parseContext(context: Uint8Array | undefined): Partial<MemberRecord> | undefined {
+  if (!context || context.length === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.from(context).toString()) as Partial<MemberRecord>;
+  } catch {
+    return undefined; // context is informational
   }
 }
 

@@ -92,6 +92,12 @@ export class Membership {
     }
   }
 
+  /** New peer URLs for a member (etcdctl member update). */
+  setPeerUrls(id: number, peerUrls: string[]): void {
+    const m = this.members.get(id);
+    if (m) m.peerUrls = [...peerUrls];
+  }
+
   promote(id: number): void {
     const m = this.members.get(id);
     if (m) m.isLearner = false;
