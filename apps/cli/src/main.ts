@@ -5,6 +5,7 @@ import { ConfigError, parseFlags, type FlagSpecs } from '@kubets/service-kit';
 import { configFromFlags, InitConfigError, type InitFlags } from './config';
 import { DEFAULT_OUT_DIR, InitError, runInit, type InitResult } from './init';
 import { down, DOWN_USAGE, up, UP_USAGE } from './up';
+import { serve, SERVE_USAGE } from './up/serve';
 
 const VERSION = '0.1.0';
 const PROGRAM = 'kubets';
@@ -56,6 +57,7 @@ Commands:
   init        Generate the control plane's CA, certificates, kubeconfigs and tokens
   up          Start a local cluster (every component a background process)
   down        Stop the local cluster 'up' started
+  serve       Run one component of the local cluster in the foreground (nx serve targets)
   version     Print the version
   help        Help about a command
 
@@ -175,7 +177,8 @@ function main(): void {
         return;
       case 'up':
       case 'down':
-        (command === 'up' ? up(rest) : down(rest)).then(
+      case 'serve':
+        (command === 'up' ? up(rest) : command === 'down' ? down(rest) : serve(rest)).then(
           (code) => process.exit(code),
           (err: unknown) => {
             process.stderr.write(`error: ${process.env.KUBETS_DEBUG ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}\n`);
@@ -194,6 +197,7 @@ function main(): void {
         if (command === 'help' && rest[0] === 'init') process.stdout.write(INIT_USAGE);
         else if (command === 'help' && rest[0] === 'up') process.stdout.write(UP_USAGE);
         else if (command === 'help' && rest[0] === 'down') process.stdout.write(DOWN_USAGE);
+        else if (command === 'help' && rest[0] === 'serve') process.stdout.write(SERVE_USAGE);
         else process.stdout.write(ROOT_USAGE);
         return;
       default:

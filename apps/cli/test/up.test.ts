@@ -3,7 +3,7 @@
 // manager, scheduler, hollow nodes) as detached processes on free ports,
 // stock kubectl sees Ready nodes and a Deployment's pods Running, and
 // `kubets down` leaves none of the recorded processes alive.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -151,6 +151,70 @@ describe('kubets up / down', () => {
       expect(fs.existsSync(path.join(other, 'pids.json'))).toBe(false);
     } finally {
       blocker.close();
+    }
+  });
+
+  it('kubets serve: each component in the foreground (the nx serve targets), started in any order, makes a working cluster; SIGTERM stops each', async () => {
+    const base = await freePortBase();
+    const sdir = fs.mkdtempSync(path.join(dir, 'serve-'));
+    const components = ['kubelet', 'scheduler', 'controller-manager', 'apiserver', 'kv', 'nats'];
+    const procs = new Map<string, { child: ChildProcess; out: string[] }>();
+    const outputs = () => [...procs].map(([c, p]) => `--- ${c}\n${p.out.join('').split('\n').slice(-12).join('\n')}`).join('\n');
+    // Started backwards: everything must wait for what it needs.
+    for (const c of components) {
+      const child = spawn(process.execPath, [cli, 'serve', c, '--dir', sdir, '--port-base', String(base), '--nodes', '2'], { cwd: root, env: { ...process.env, HOME: home } });
+      const out: string[] = [];
+      child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
+      child.stderr!.on('data', (d: Buffer) => out.push(d.toString()));
+      procs.set(c, { child, out });
+    }
+    const exits = new Map([...procs].map(([c, p]) => [c, new Promise<number | null>((r) => p.child.on('exit', (code) => r(code)))]));
+    try {
+      await waitFor(
+        async () => {
+          const r = await run('kubectl', ['--kubeconfig', path.join(sdir, 'admin.kubeconfig'), 'get', 'nodes', '--no-headers'], 15_000);
+          const lines = r.stdout.trim().split('\n').filter(Boolean);
+          return r.code === 0 && lines.length === 2 && lines.every((l) => l.split(/\s+/)[1] === 'Ready');
+        },
+        { timeoutMs: 120_000, intervalMs: 500, description: '2 Ready nodes through kubets serve', context: outputs },
+      );
+      for (const c of ['kv', 'apiserver', 'kubelet']) expect(procs.get(c)!.out.join('')).toMatch(/still waiting for|starting/);
+      // A Deployment runs: controller manager and scheduler serve too.
+      const kc = ['--kubeconfig', path.join(sdir, 'admin.kubeconfig')];
+      expect((await run('kubectl', [...kc, 'create', 'deployment', 'served', '--image=nginx', '--replicas=2'])).code).toBe(0);
+      await waitFor(
+        async () => {
+          const r = await run('kubectl', [...kc, 'get', 'pods', '-l', 'app=served', '-o', 'jsonpath={range .items[*]}{.status.phase}{"\\n"}{end}']);
+          const rows = r.stdout.trim().split('\n').filter(Boolean);
+          return rows.length === 2 && rows.every((x) => x === 'Running');
+        },
+        { timeoutMs: 60_000, intervalMs: 250, description: '2 Running pods through kubets serve', context: outputs },
+      );
+    } finally {
+      for (const p of procs.values()) p.child.kill('SIGTERM');
+    }
+    // Each serve stops its component(s) and exits; no child survives.
+    const codes = await Promise.all([...exits.values()]);
+    expect(codes.every((c) => c !== null)).toBe(true);
+    const leftovers = fs
+      .readdirSync('/proc')
+      .filter((f) => /^\d+$/.test(f))
+      .filter((pid) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(sdir);
+        } catch {
+          return false;
+        }
+      });
+    expect(leftovers).toEqual([]);
+  }, 200_000);
+
+  it('every app has an nx serve target that runs its component through kubets serve', () => {
+    const want: Record<string, string> = { cli: 'nats', kv: 'kv', apiserver: 'apiserver', 'controller-manager': 'controller-manager', scheduler: 'scheduler', kubelet: 'kubelet' };
+    for (const [app, component] of Object.entries(want)) {
+      const pkg = JSON.parse(fs.readFileSync(path.join(root, 'apps', app, 'package.json'), 'utf8')) as { scripts: Record<string, string>; nx?: { targets?: Record<string, { continuous?: boolean }> } };
+      expect(pkg.scripts.serve).toBe(`node ../cli/dist/main.js serve ${component} --dir ../../.local-cluster`);
+      expect(pkg.nx?.targets?.serve?.continuous).toBe(true);
     }
   });
 });

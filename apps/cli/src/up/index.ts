@@ -7,6 +7,23 @@ import https from 'node:https';
 import path from 'node:path';
 import { ConfigError, parseFlags, type FlagSpecs } from '@kubets/service-kit';
 import { runInit, SUMMARY_FILE, type InitSummary } from '../init';
+import {
+  apiserverCommand,
+  builtApp,
+  controllerManagerCommand,
+  grpcAddress,
+  hollowKubeletCommand,
+  kubeadmConfig,
+  kvCommands,
+  kvEndpoints,
+  kvHealthUrl,
+  natsCommand,
+  natsUrl as natsUrlOf,
+  schedulerCommand,
+  UpError,
+  type Command,
+} from './components';
+import { portsFrom, type Ports } from './ports';
 import { alive, pidsPath, portInUse, readPids, startDetached, stopAll, tail, writePids, type ProcRecord, type Started } from './procs';
 
 export const UP_FLAGS = {
@@ -28,57 +45,6 @@ export const DOWN_FLAGS = {
   dir: { type: 'string', default: '.kubets', description: 'State directory given to kubets up' },
   'grace-period': { type: 'duration', default: '10s', description: 'How long to wait after SIGTERM before SIGKILL' },
 } as const satisfies FlagSpecs;
-
-export interface Ports {
-  nats: number;
-  kvClient: [number, number, number];
-  kvPeer: [number, number, number];
-  kvMetrics: [number, number, number];
-  apiserver: number;
-  grpc: number;
-  scheduler: number;
-  controllerManager: number;
-  kubelet: number;
-}
-
-export const DEFAULT_PORTS: Ports = {
-  nats: 4222,
-  kvClient: [2379, 22379, 32379],
-  kvPeer: [12380, 22380, 32380],
-  kvMetrics: [12381, 22381, 32381],
-  apiserver: 6443,
-  grpc: 6444,
-  scheduler: 10259,
-  controllerManager: 10257,
-  kubelet: 10248,
-};
-
-export function portsFrom(base: number | undefined): Ports {
-  if (base === undefined) return DEFAULT_PORTS;
-  const b = (i: number) => base + i;
-  return {
-    nats: b(0),
-    kvClient: [b(1), b(2), b(3)],
-    kvPeer: [b(4), b(5), b(6)],
-    kvMetrics: [b(7), b(8), b(9)],
-    apiserver: b(10),
-    grpc: b(11),
-    scheduler: b(12),
-    controllerManager: b(13),
-    kubelet: b(14),
-  };
-}
-
-export class UpError extends Error {}
-
-/** The repository root, from apps/cli/{src,dist}/up. */
-const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-
-function builtApp(app: string): string {
-  const file = path.join(ROOT, 'apps', app, 'dist', 'main.js');
-  if (!fs.existsSync(file)) throw new UpError(`${file} is missing: build first (npx nx run-many -t build)`);
-  return file;
-}
 
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -174,25 +140,12 @@ interface NodeList {
   items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }>;
 }
 
-function kubeadmConfig(ports: Ports): string {
-  return [
-    '# Written by `kubets up`: the local cluster on loopback.',
-    'apiVersion: kubeadm.k8s.io/v1beta3',
-    'kind: InitConfiguration',
-    'localAPIEndpoint:',
-    '  advertiseAddress: 127.0.0.1',
-    `  bindPort: ${ports.apiserver}`,
-    'nodeRegistration:',
-    '  name: kubets-control-plane',
-    '---',
-    'apiVersion: kubeadm.k8s.io/v1beta3',
-    'kind: ClusterConfiguration',
-    `controlPlaneEndpoint: 127.0.0.1:${ports.apiserver}`,
-    'networking:',
-    '  serviceSubnet: 10.96.0.0/12',
-    '  podSubnet: 10.244.0.0/16',
-    '',
-  ].join('\n');
+/** How many nodes report Ready=True (0 when the API server cannot say). */
+export async function readyNodes(ports: Ports, ca: string, token: string): Promise<number> {
+  const r = await apiGet(ports.apiserver, ca, token, '/api/v1/nodes');
+  if (r.status !== 200) return 0;
+  const list = JSON.parse(r.body) as NodeList;
+  return list.items.filter((n) => n.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')).length;
 }
 
 function parse<S extends FlagSpecs>(specs: S, argv: string[], command: string) {
@@ -268,13 +221,8 @@ export async function up(argv: string[], out: NodeJS.WritableStream = process.st
     return 1;
   }
 
-  const apps = {
-    kv: builtApp('kv'),
-    apiserver: builtApp('apiserver'),
-    controllerManager: builtApp('controller-manager'),
-    scheduler: builtApp('scheduler'),
-    kubelet: builtApp('kubelet'),
-  };
+  // Every app must be built (builtApp throws otherwise) before anything starts.
+  for (const app of ['kv', 'apiserver', 'controller-manager', 'scheduler', 'kubelet']) builtApp(app);
   for (const sub of ['logs', 'nats', 'kv']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
 
   // PKI, kubeconfigs and tokens (an existing CA is reused).
@@ -290,8 +238,8 @@ export async function up(argv: string[], out: NodeJS.WritableStream = process.st
 
   const records: ProcRecord[] = [];
   const started: Started[] = [];
-  const start = (name: string, command: string, args: string[], match: string): Started => {
-    const s = startDetached(name, command, args, path.join(dir, 'logs', `${name}.log`), match, dir);
+  const start = (c: Command): Started => {
+    const s = startDetached(c.name, c.command, c.args, path.join(dir, 'logs', `${c.name}.log`), c.match, dir);
     started.push(s);
     if (s.rec.pid > 0) {
       records.push(s.rec);
@@ -299,91 +247,39 @@ export async function up(argv: string[], out: NodeJS.WritableStream = process.st
     }
     return s;
   };
-  const natsUrl = `nats://127.0.0.1:${ports.nats}`;
-  const grpc = `127.0.0.1:${ports.grpc}`;
+  const natsUrl = natsUrlOf(ports);
+  const grpc = grpcAddress(ports);
   let current: Started | undefined;
 
   try {
     // nats-server
     let t = Date.now();
-    current = start('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(ports.nats), '-js', '-sd', path.join(dir, 'nats')], 'nats-server');
+    current = start(natsCommand(dir, ports));
     await waitReady(current, logHas(current.rec.log, /Server is ready/), timeoutMs, 'log "Server is ready"');
     step('nats-server', natsUrl, t);
 
     // kubets-kv, 3 members
     t = Date.now();
-    const url = (p: number) => `http://127.0.0.1:${p}`;
-    const initialCluster = ports.kvPeer.map((p, i) => `infra${i + 1}=${url(p)}`).join(',');
-    const members: Started[] = [];
-    for (let i = 0; i < 3; i++) {
-      const name = `infra${i + 1}`;
-      members.push(
-        start(
-          `kubets-kv-${name}`,
-          process.execPath,
-          [
-            apps.kv,
-            `--name=${name}`,
-            `--data-dir=${path.join(dir, 'kv', name)}`,
-            `--listen-client-urls=${url(ports.kvClient[i]!)}`,
-            `--advertise-client-urls=${url(ports.kvClient[i]!)}`,
-            `--listen-peer-urls=${url(ports.kvPeer[i]!)}`,
-            `--initial-advertise-peer-urls=${url(ports.kvPeer[i]!)}`,
-            `--initial-cluster=${initialCluster}`,
-            '--initial-cluster-token=kubets-local',
-            `--listen-metrics-urls=${url(ports.kvMetrics[i]!)}`,
-          ],
-          apps.kv,
-        ),
-      );
-    }
+    const members = kvCommands(dir, ports).map(start);
     for (const m of members) {
       current = m;
       await waitReady(m, logHas(m.rec.log, /kubets-kv member started/), timeoutMs, 'log "kubets-kv member started"');
     }
     current = members[0];
-    await waitReady(members[0]!, httpOk(`${url(ports.kvMetrics[0])}/health`), timeoutMs, 'a leader (/health)');
-    const etcdServers = ports.kvClient.map(url).join(',');
+    await waitReady(members[0]!, httpOk(kvHealthUrl(ports)), timeoutMs, 'a leader (/health)');
     step('kubets-kv (3 members)', ports.kvClient.map((p) => `127.0.0.1:${p}`).join(','), t);
 
     // kubets-apiserver
     t = Date.now();
-    current = start(
-      'kubets-apiserver',
-      process.execPath,
-      [
-        apps.apiserver,
-        `--etcd-servers=${etcdServers}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${ports.apiserver}`,
-        `--grpc-bind-address=${grpc}`,
-        `--tls-cert-file=${path.join(dir, 'pki/apiserver.crt')}`,
-        `--tls-private-key-file=${path.join(dir, 'pki/apiserver.key')}`,
-        `--client-ca-file=${path.join(dir, 'pki/ca.crt')}`,
-        `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
-        `--service-cluster-ip-range=${summary.serviceSubnet}`,
-        `--nats-url=${natsUrl}`,
-      ],
-      apps.apiserver,
-    );
+    current = start(apiserverCommand(dir, ports, summary));
     const api = current;
     await waitReady(api, async () => (await apiGet(ports.apiserver, ca, summary.adminToken, '/readyz')).status === 200, timeoutMs, '/readyz');
     step('kubets-apiserver', `https://127.0.0.1:${ports.apiserver} (gRPC ${grpc})`, t);
 
     // controller manager and scheduler (started together, each polled on /readyz)
     t = Date.now();
-    const cm = start(
-      'kubets-controller-manager',
-      process.execPath,
-      [apps.controllerManager, `--kubeconfig=${path.join(dir, 'controller-manager.kubeconfig')}`, `--grpc-address=${grpc}`, `--nats-url=${natsUrl}`, '--bind-address=127.0.0.1', `--secure-port=${ports.controllerManager}`],
-      apps.controllerManager,
-    );
-    const sched = start(
-      'kubets-scheduler',
-      process.execPath,
-      [apps.scheduler, `--kubeconfig=${path.join(dir, 'scheduler.kubeconfig')}`, `--grpc-address=${grpc}`, `--nats-url=${natsUrl}`, '--bind-address=127.0.0.1', `--secure-port=${ports.scheduler}`],
-      apps.scheduler,
-    );
+    const cm = start(controllerManagerCommand(dir, ports));
+    const sched = start(schedulerCommand(dir, ports));
     current = cm;
     await waitReady(cm, httpOk(`http://127.0.0.1:${ports.controllerManager}/readyz`), timeoutMs, '/readyz');
     step('kubets-controller-manager', `http://127.0.0.1:${ports.controllerManager}/readyz`, t);
@@ -394,22 +290,7 @@ export async function up(argv: string[], out: NodeJS.WritableStream = process.st
     // hollow nodes, one process
     if (c.nodes > 0) {
       t = Date.now();
-      const nodeKubeconfig = fs.existsSync(path.join(dir, 'kubelet.kubeconfig')) ? path.join(dir, 'kubelet.kubeconfig') : path.join(dir, 'admin.kubeconfig');
-      current = start(
-        'kubets-kubelet',
-        process.execPath,
-        [
-          apps.kubelet,
-          '--hollow',
-          `--hollow-nodes=${c.nodes}`,
-          '--hostname-override=node',
-          `--kubeconfig=${nodeKubeconfig}`,
-          `--grpc-address=${grpc}`,
-          `--nats-url=${natsUrl}`,
-          `--healthz-bind-address=127.0.0.1:${ports.kubelet}`,
-        ],
-        apps.kubelet,
-      );
+      current = start(hollowKubeletCommand(dir, ports, c.nodes));
       const kubelet = current;
       await waitReady(kubelet, httpOk(`http://127.0.0.1:${ports.kubelet}/readyz`), timeoutMs, '/readyz');
       step('kubets-kubelet (hollow)', `${c.nodes} node(s) registered`, t);
@@ -417,10 +298,7 @@ export async function up(argv: string[], out: NodeJS.WritableStream = process.st
       await waitReady(
         kubelet,
         async () => {
-          const r = await apiGet(ports.apiserver, ca, summary.adminToken, '/api/v1/nodes');
-          if (r.status !== 200) return false;
-          const list = JSON.parse(r.body) as NodeList;
-          ready = list.items.filter((n) => n.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')).length;
+          ready = await readyNodes(ports, ca, summary.adminToken);
           return ready >= c.nodes;
         },
         timeoutMs,
@@ -449,7 +327,7 @@ export async function up(argv: string[], out: NodeJS.WritableStream = process.st
   say('  kubectl get nodes');
   say('  kubectl create deployment web --image=nginx --replicas=3 && kubectl get pods -o wide');
   say('');
-  say(`etcdctl: ETCDCTL_API=3 etcdctl --endpoints ${ports.kvClient.map((p) => `127.0.0.1:${p}`).join(',')} endpoint status -w table`);
+  say(`etcdctl: ETCDCTL_API=3 etcdctl --endpoints ${kvEndpoints(ports).join(',')} endpoint status -w table`);
   say(`Logs: ${path.join(dir, 'logs')}/   Stop: kubets down --dir ${shellQuote(c.dir)}`);
   return 0;
 }
