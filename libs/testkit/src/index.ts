@@ -22,3 +22,4 @@ export { ControlPlane } from './control-plane';
 export type { InitSummary, KubectlResult, ApiServerProc, EnvOptions as ControlPlaneOptions } from './control-plane';
 export type { KvMember, KvClusterOptions, EtcdctlResult } from './kv-cluster';
 export { RealEtcd, RealEtcdCluster } from './real-etcd';
+export { Containerd, TEST_IMAGES, testImageRef, ensureTestImages, reapStaleContainerds, mountsUnder, processesMatching, type ContainerdOptions, type TestImageName, type ExecResult as ContainerdExecResult } from './containerd';
