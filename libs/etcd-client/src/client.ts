@@ -22,6 +22,7 @@ import {
   type WatchResponse,
 } from '@kubets/proto/etcd/etcdserverpb/rpc';
 import type { Event, KeyValue } from '@kubets/proto/etcd/mvccpb/kv';
+import { rangeRequest } from './ops';
 
 /**
  * A small etcd v3 client (the parts kubets needs), for kubets-kv and for a
@@ -187,21 +188,7 @@ export class EtcdClient {
   // ------------------------------------------------------------------- KV
 
   range(req: Partial<RangeRequest> & { key: Uint8Array }): Promise<RangeResponse> {
-    const full: RangeRequest = {
-      rangeEnd: Buffer.alloc(0),
-      limit: 0n,
-      revision: 0n,
-      sortOrder: 0,
-      sortTarget: 0,
-      serializable: false,
-      keysOnly: false,
-      countOnly: false,
-      minModRevision: 0n,
-      maxModRevision: 0n,
-      minCreateRevision: 0n,
-      maxCreateRevision: 0n,
-      ...req,
-    };
+    const full = rangeRequest(req);
     return this.call((c) => c.kv.range.bind(c.kv) as Unary<RangeRequest, RangeResponse>, full, false);
   }
 

@@ -1,2 +1,3 @@
 export { EtcdClient, EtcdError, Watcher, prefixEnd } from './client';
 export type { EtcdClientOptions, GetOptions, KeyValue, Event } from './client';
+export { rangeRequest, putRequest, txnOp } from './ops';

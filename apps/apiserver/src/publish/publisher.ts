@@ -36,7 +36,9 @@ function parseKey(key: string): { resource: string; namespace: string; name: str
  */
 export class EventPublisher {
   private readonly chains = new Map<string, number>();
-  private readonly recent: Outgoing[] = [];
+  /** The events of the replay window: recent[recentHead..] (the head moves instead of shifting the array). */
+  private recent: Outgoing[] = [];
+  private recentHead = 0;
   private leader = false;
   private leaseId = 0n;
   private startRev = 0;
@@ -120,7 +122,13 @@ export class EventPublisher {
       }
       this.lastRev = Math.max(this.lastRev, e.rev);
     }
-    while (this.recent.length > 0 && (this.recent[0]!.at < now - REPLAY_WINDOW_MS || this.recent.length > 50_000)) this.recent.shift();
+    const recent = this.recent;
+    while (this.recentHead < recent.length && (recent[this.recentHead]!.at < now - REPLAY_WINDOW_MS || recent.length - this.recentHead > 50_000)) this.recentHead++;
+    // Drop the expired prefix once it is at least half the array (amortised O(1) per event).
+    if (this.recentHead > 1024 && this.recentHead * 2 >= recent.length) {
+      this.recent = recent.slice(this.recentHead);
+      this.recentHead = 0;
+    }
   }
 
   private groupOf(obj: KObject): string {
@@ -181,7 +189,7 @@ export class EventPublisher {
     this.o.log.info({ leader, why }, leader ? 'publishing change events' : 'stopped publishing change events');
     if (leader) {
       // Re-send what a previous publisher may not have sent before it died.
-      for (const m of this.recent) this.send(m);
+      for (let i = this.recentHead; i < this.recent.length; i++) this.send(this.recent[i]!);
     }
   }
 

@@ -1,4 +1,4 @@
-import type { EtcdClient } from '@kubets/etcd-client';
+import { txnOp, type EtcdClient } from '@kubets/etcd-client';
 import { Compare_CompareResult, Compare_CompareTarget } from '@kubets/proto/etcd/etcdserverpb/rpc';
 import type { Logger } from 'pino';
 
@@ -35,8 +35,8 @@ export class Compactor {
       const key = Buffer.from(COMPACT_KEY);
       const r = await this.kv.txn({
         compare: [{ key, rangeEnd: Buffer.alloc(0), result: Compare_CompareResult.EQUAL, target: Compare_CompareTarget.VERSION, targetUnion: { $case: 'version', value: this.lastVersion } }],
-        success: [{ request: { $case: 'requestPut', value: { key, value: Buffer.from(String(this.prevRevision)), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false } } }],
-        failure: [{ request: { $case: 'requestRange', value: { key, rangeEnd: Buffer.alloc(0), limit: 0n, revision: 0n, sortOrder: 0, sortTarget: 0, serializable: false, keysOnly: false, countOnly: false, minModRevision: 0n, maxModRevision: 0n, minCreateRevision: 0n, maxCreateRevision: 0n } } }],
+        success: [txnOp.put(key, Buffer.from(String(this.prevRevision)))],
+        failure: [txnOp.get(key)],
       });
       const current = Number(r.header?.revision ?? 0n);
       if (!r.succeeded) {

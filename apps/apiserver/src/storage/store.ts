@@ -1,4 +1,4 @@
-import { EtcdClient, EtcdError, prefixEnd } from '@kubets/etcd-client';
+import { EtcdClient, EtcdError, prefixEnd, txnOp } from '@kubets/etcd-client';
 import type { Compare, RequestOp, TxnResponse } from '@kubets/proto/etcd/etcdserverpb/rpc';
 import { Compare_CompareResult, Compare_CompareTarget } from '@kubets/proto/etcd/etcdserverpb/rpc';
 import * as errors from '@kubets/api-machinery';
@@ -73,41 +73,9 @@ function cmp(key: string, target: 'mod' | 'create', value: number): Compare {
   } as Compare;
 }
 
-function putOp(key: string, value: Buffer | string): RequestOp {
-  return {
-    request: {
-      $case: 'requestPut',
-      value: { key: enc(key), value: Buffer.from(value), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false },
-    },
-  } as RequestOp;
-}
-
-function delOp(key: string): RequestOp {
-  return { request: { $case: 'requestDeleteRange', value: { key: enc(key), rangeEnd: Buffer.alloc(0), prevKv: false } } } as RequestOp;
-}
-
-function getOp(key: string): RequestOp {
-  return {
-    request: {
-      $case: 'requestRange',
-      value: {
-        key: enc(key),
-        rangeEnd: Buffer.alloc(0),
-        limit: 0n,
-        revision: 0n,
-        sortOrder: 0,
-        sortTarget: 0,
-        serializable: false,
-        keysOnly: false,
-        countOnly: false,
-        minModRevision: 0n,
-        maxModRevision: 0n,
-        minCreateRevision: 0n,
-        maxCreateRevision: 0n,
-      },
-    },
-  } as RequestOp;
-}
+const putOp = (key: string, value: Buffer | string): RequestOp => txnOp.put(enc(key), typeof value === 'string' ? Buffer.from(value) : value);
+const delOp = (key: string): RequestOp => txnOp.delete(enc(key));
+const getOp = (key: string): RequestOp => txnOp.get(enc(key));
 
 function isCompacted(e: unknown): boolean {
   return e instanceof EtcdError && /required revision has been compacted/.test(e.message);
