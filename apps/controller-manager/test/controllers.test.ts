@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { ActorSystem } from '@kubets/actor';
 import { Client } from '@kubets/client';
 import { ControlPlane, builtApp, freePort, spawnProcess, waitFor, type ManagedProcess } from '@kubets/testkit';
@@ -185,6 +187,89 @@ describe('kubets-controller-manager', () => {
         },
         { timeoutMs: 30_000, description: 'a replacement pod Running after the restart' },
       );
+    } finally {
+      await sys.stop();
+    }
+  });
+
+  it('a Deployment malformed in the KV crashes the deployment controller once: its supervisor restarts it, the bad key is retried with back-off and blocks nothing', async () => {
+    const etcdctl = (args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile('etcdctl', [`--endpoints=${env.etcdEndpoints.join(',')}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 30_000 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`etcdctl ${args[0]} failed: ${err.message}\n${stderr}`)) : resolve(stdout),
+        ),
+      );
+    const named = (name: string, replicas: number, maxSurge: unknown) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: 'default' },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: name } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge, maxUnavailable: 0 } },
+        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'web', image: 'nginx:1.25' }] } },
+      },
+    });
+    // maxSurge "abc%" is not an int-or-percent: the API server refuses it...
+    const refused = await env.kubectl(['create', '-f', '-'], { input: JSON.stringify(named('bad', 2, 'abc%')) });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/maxSurge/);
+    const sys = await ActorSystem.connect({ name: 'controllers-test-malformed', servers: env.nats!.url });
+    try {
+      const dep = sys.remote(ControllerProtocol, controllerSubject('deployment'));
+      const rs = sys.remote(ControllerProtocol, controllerSubject('replicaset'));
+      const ep = sys.remote(ControllerProtocol, controllerSubject('endpoint'));
+      const depStatus = () => dep.ask('status', {}).catch(() => undefined);
+      expect(await dep.ask('status', {})).toMatchObject({ running: true, incarnation: 1, crashes: 0, crashedKeys: [] });
+      const rsIncarnation = (await rs.ask('status', {})).incarnation;
+      const epIncarnation = (await ep.ask('status', {})).incarnation;
+
+      // ...so it goes straight into the KV, stored the way the API server stores objects (JSON, no resourceVersion).
+      const bad = named('bad', 2, 'abc%');
+      const stored = { ...bad, metadata: { ...bad.metadata, uid: randomUUID(), generation: 1, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } };
+      await etcdctl(['put', '/registry/deployments/default/bad', JSON.stringify(stored)]);
+      expect((await getJson(['get', 'deploy', 'bad'])).spec.strategy.rollingUpdate.maxSurge).toBe('abc%');
+
+      // The deployment controller's code throws on it: the incarnation crashes and the actor's supervisor restarts it with back-off.
+      await cm.waitForLog(/^(?=.*controller crashed syncing a key)(?=.*default\/bad)(?=.*abc%)/, 30_000);
+      await cm.waitForLog(/^(?=.*actor crashed handling \\"crash\\": restarting)(?=.*restartInMs)(?=.*syncing default\/bad)/, 30_000);
+      await waitFor(async () => (await depStatus())?.incarnation === 2, { timeoutMs: 30_000, description: 'deployment controller restarted' });
+
+      // A valid Deployment created afterwards rolls out; the ReplicaSet and endpoint controllers keep working.
+      await kubectl(['apply', '-f', '-'], JSON.stringify(named('good', 3, 1)));
+      await kubectl(['rollout', 'status', 'deploy/good', '--timeout=60s']);
+      await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'good', namespace: 'default' }, spec: { selector: { app: 'good' }, ports: [{ port: 80 }] } }));
+      await waitFor(async () => ((await getJson(['get', 'endpoints', 'good'])).subsets?.[0]?.addresses?.length ?? 0) === 3, { timeoutMs: 30_000, description: 'endpoints of good list 3 pods' });
+      const victim = ((await getJson(['get', 'pods', '-l', 'app=good'])).items as any[])[0].metadata.name as string;
+      await kubectl(['delete', 'pod', victim, '--timeout=30s']);
+      await waitFor(
+        async () => {
+          const pods = (await getJson(['get', 'pods', '-l', 'app=good'])).items as any[];
+          return pods.length === 3 && !pods.some((p) => p.metadata.name === victim) && pods.every((p) => p.status?.phase === 'Running');
+        },
+        { timeoutMs: 30_000, description: 'the deleted pod of good replaced' },
+      );
+
+      // Meanwhile the bad key is retried with back-off: it keeps failing, but it no longer crashes the controller.
+      await waitFor(
+        async () => {
+          const st = await depStatus();
+          return st !== undefined && st.crashes >= 3;
+        },
+        { timeoutMs: 30_000, description: 'the bad key retried twice more' },
+      );
+      expect(await dep.ask('status', {})).toMatchObject({ running: true, incarnation: 2, crashedKeys: ['default/bad'] });
+      expect(cm.logs()).toMatch(/^(?=.*controller code failed again on this key)(?=.*default\/bad)/m);
+      expect(await rs.ask('status', {})).toMatchObject({ running: true, incarnation: rsIncarnation });
+      expect(await ep.ask('status', {})).toMatchObject({ running: true, incarnation: epIncarnation });
+      expect((await getJson(['get', 'rs', '-l', 'app=bad'])).items).toHaveLength(0);
+
+      // Once the object is repaired through the API, the same key syncs and the Deployment rolls out.
+      await kubectl(['patch', 'deploy', 'bad', '--type=merge', '-p', JSON.stringify({ spec: { strategy: { rollingUpdate: { maxSurge: 1 } } } })]);
+      await kubectl(['rollout', 'status', 'deploy/bad', '--timeout=60s']);
+      await waitFor(async () => (await depStatus())?.crashedKeys.length === 0, { timeoutMs: 30_000, description: 'the repaired key synced' });
+      expect(await dep.ask('status', {})).toMatchObject({ running: true, incarnation: 2 });
+      expect(cm.exitCode).toBeUndefined();
     } finally {
       await sys.stop();
     }

@@ -10,10 +10,12 @@
 //              30 s) and `init` starts a fresh incarnation that re-enqueues
 //              every object. The controller sends it to itself when its
 //              workers die unexpectedly; tests and operators may send it too.
-// A failing sync of one key is not a crash: it is logged and the key retried
-// through the queue's rate limiter.
+// A failing sync of one key (an API error) is not a crash: it is logged and
+// the key retried through the queue's rate limiter. The controller's own code
+// throwing on an object is one (ControllerCrash, ./queue-controller.ts): the
+// incarnation stops and tells itself `crash`, once per bad key.
 import { actorSubject, defineActor, defineProtocol, jsonCodec, method, type ActorDefinition } from '@kubets/actor';
-import type { ControllerStatus, QueueController } from './queue-controller';
+import { ControllerCrash, type ControllerStatus, type QueueController } from './queue-controller';
 
 export const CONTROLLER_MANAGER_COMPONENT = 'controller-manager';
 
@@ -39,8 +41,9 @@ export function controllerActor(controller: QueueController): ActorDefinition<ty
     subject: controllerSubject(controller.name),
     init: (ctx) => {
       controller.start().catch((e: unknown) => {
-        ctx.log.error({ err: (e as Error)?.message ?? String(e) }, 'controller workers died');
-        ctx.self.tell('crash', { reason: `workers died: ${(e as Error)?.message ?? String(e)}` });
+        const crashed = e instanceof ControllerCrash;
+        ctx.log.error({ err: (e as Error)?.message ?? String(e) }, crashed ? 'controller crashed' : 'controller workers died');
+        ctx.self.tell('crash', { reason: `${crashed ? 'crashed' : 'workers died'}: ${(e as Error)?.message ?? String(e)}` });
       });
       return { startedAt: new Date().toISOString() };
     },

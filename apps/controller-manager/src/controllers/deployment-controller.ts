@@ -133,7 +133,8 @@ export class DeploymentController extends QueueController {
       return;
     }
     const ns = namespaceOf(d);
-    const plan = reconcileDeployment(d, this.o.replicaSets.list({ namespace: ns }) as KObject[], { now: this.now(), pods: this.o.pods.list({ namespace: ns }) as KObject[] });
+    // The planning is pure code over cached objects: if it throws, the controller crashes (see QueueController).
+    const plan = this.plan(key, () => reconcileDeployment(d, this.o.replicaSets.list({ namespace: ns }) as KObject[], { now: this.now(), pods: this.o.pods.list({ namespace: ns }) as KObject[] }));
     const res = await executeDeploymentPlan(d, plan, this.api, this.record, this.now);
     if (res.error !== undefined) throw res.error;
     // kube: enqueueRateLimited inside the sync (the queue's run() forgets the key after a successful sync).

@@ -92,7 +92,8 @@ export class ReplicaSetController extends QueueController {
     }
     const ns = namespaceOf(rs);
     const pods = this.o.pods.list({ namespace: ns }) as KObject[];
-    const plan = reconcileReplicaSet(rs, pods, this.expectations, { now: this.now(), replicaSets: this.lookup.list(ns) });
+    // The planning is pure code over cached objects: if it throws, the controller crashes (see QueueController).
+    const plan = this.plan(key, () => reconcileReplicaSet(rs, pods, this.expectations, { now: this.now(), replicaSets: this.lookup.list(ns) }));
     if (plan.invalidSelector) {
       this.log.error({ key }, plan.invalidSelector);
       return;
