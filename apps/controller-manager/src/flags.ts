@@ -3,7 +3,7 @@
 import type { FlagSpecs } from '@kubets/service-kit';
 
 /** Controllers this binary runs (kube's names); `--controllers` selects among them. */
-export const KNOWN_CONTROLLERS = ['deployment', 'replicaset', 'daemonset', 'endpoint', 'endpointslice', 'nodelifecycle', 'garbagecollector', 'namespace'] as const;
+export const KNOWN_CONTROLLERS = ['deployment', 'replicaset', 'daemonset', 'endpoint', 'endpointslice', 'nodelifecycle', 'garbagecollector', 'namespace', 'nodeipam'] as const;
 
 export const CONTROLLER_MANAGER_FLAGS = {
   kubeconfig: { type: 'string', description: 'Path to a kubeconfig file with the API server address and credentials' },
@@ -27,6 +27,9 @@ export const CONTROLLER_MANAGER_FLAGS = {
   'concurrent-service-endpoint-syncs': { type: 'number', integer: true, min: 1, default: 5, description: 'EndpointSlices synced concurrently' },
   'concurrent-gc-syncs': { type: 'number', integer: true, min: 1, default: 20, description: 'Garbage collector workers' },
   'concurrent-namespace-syncs': { type: 'number', integer: true, min: 1, default: 10, description: 'Namespaces synced concurrently' },
+  'allocate-node-cidrs': { type: 'boolean', default: false, description: 'Give every node a pod CIDR (spec.podCIDR) from --cluster-cidr (the nodeipam controller)' },
+  'cluster-cidr': { type: 'string', description: 'CIDR range of the pods in the cluster (kubeadm: networking.podSubnet)' },
+  'node-cidr-mask-size': { type: 'number', integer: true, min: 1, max: 32, default: 24, description: 'Prefix length of each node\'s pod CIDR' },
   'node-monitor-period': { type: 'duration', default: '5s', description: 'How often node health is checked' },
   'node-monitor-grace-period': { type: 'duration', default: '40s', description: 'How long a node may go without a heartbeat before it is marked NotReady/Unknown' },
   'default-not-ready-toleration-seconds': {

@@ -8,7 +8,7 @@ jest.setTimeout(180_000);
  * (binds the daemon pods), kubets-controller-manager and hollow kubelets,
  * driven by stock kubectl.
  */
-describe('DaemonSet, Endpoints and EndpointSlice controllers', () => {
+describe('DaemonSet, Endpoints, EndpointSlice and node IPAM controllers', () => {
   let env: ControlPlane;
   const procs: ManagedProcess[] = [];
 
@@ -36,7 +36,7 @@ describe('DaemonSet, Endpoints and EndpointSlice controllers', () => {
     common = [`--kubeconfig=${env.kubeconfig}`, `--grpc-address=127.0.0.1:${env.apiservers[0]!.grpcPort}`, `--nats-url=${env.nats!.url}`];
     await start('hollow-a', 'kubelet', hollow('da', 3), /hollow node\(s\) running/);
     await start('scheduler', 'scheduler', ['--bind-address=127.0.0.1', '--secure-port=0'], /leading as .*scheduling/);
-    await start('controller-manager', 'controller-manager', ['--bind-address=127.0.0.1', '--secure-port=0', '--leader-elect=false'], /controllers running/);
+    await start('controller-manager', 'controller-manager', ['--bind-address=127.0.0.1', '--secure-port=0', '--leader-elect=false', '--allocate-node-cidrs', '--cluster-cidr=10.244.0.0/16'], /controllers running/);
   });
   afterAll(async () => {
     for (const p of procs.reverse()) await p.stop().catch(() => {});
@@ -98,6 +98,17 @@ describe('DaemonSet, Endpoints and EndpointSlice controllers', () => {
     });
     await kubectl(['taint', 'nodes', 'db', 'dedicated=db:NoExecute-']);
     await waitFor(() => onePerNode(4), { timeoutMs: 30_000, description: 'the daemon pod is back on the untainted node' });
+  });
+
+  it('node IPAM: every node, the one added later too, has its own /24 pod CIDR from --cluster-cidr', async () => {
+    const cidrs = async () => (await items(['get', 'nodes'])).map((n) => [n.metadata.name, n.spec?.podCIDR, n.spec?.podCIDRs] as [string, string?, string[]?]);
+    await waitFor(async () => (await cidrs()).length === 4 && (await cidrs()).every(([, c]) => !!c), { timeoutMs: 20_000, description: 'a podCIDR on all 4 nodes', context: () => procs.map((p) => p.tail(5)).join('\n') });
+    const got = await cidrs();
+    for (const [, c, cs] of got) {
+      expect(c).toMatch(/^10\.244\.\d{1,3}\.0\/24$/);
+      expect(cs).toEqual([c]);
+    }
+    expect(new Set(got.map(([, c]) => c)).size).toBe(4);
   });
 
   it('a DaemonSet rolling update replaces every pod (maxUnavailable 1)', async () => {

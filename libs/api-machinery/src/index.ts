@@ -9,3 +9,4 @@ export * from './patch/merge-patch';
 export * from './patch/json-patch';
 export * from './patch/strategic-merge';
 export { MAX_NESTING_DEPTH } from './internal/json';
+export * from './net';

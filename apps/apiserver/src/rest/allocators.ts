@@ -11,34 +11,12 @@ import type { SideEffects, Store } from '../storage/store';
 const IP_PREFIX = '/kubets/allocations/clusterip/';
 const PORT_PREFIX = '/kubets/allocations/nodeport/';
 
-export interface Cidr {
-  base: number; // network address as uint32
-  size: number; // number of addresses
-  text: string;
-}
+export type Cidr = am.Cidr;
+const { ipToString, ipToNumber } = am;
 
+/** A Service IP range: IPv4, from /8 to /30. */
 export function parseCidr(text: string): Cidr {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text.trim());
-  if (!m) throw new Error(`invalid CIDR ${JSON.stringify(text)} (an IPv4 CIDR such as 10.96.0.0/12 is expected)`);
-  const parts = m.slice(1, 5).map(Number);
-  const bits = Number(m[5]);
-  if (parts.some((p) => p > 255) || bits > 30 || bits < 8) throw new Error(`invalid CIDR ${JSON.stringify(text)}`);
-  const addr = ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-  const size = 2 ** (32 - bits);
-  const base = (addr & ~(size - 1)) >>> 0;
-  return { base, size, text };
-}
-
-export function ipToString(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-export function ipToNumber(ip: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (!m) return undefined;
-  const p = m.slice(1).map(Number);
-  if (p.some((x) => x > 255)) return undefined;
-  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+  return am.parseCidr(text, 8, 30);
 }
 
 /** The first usable address of the range: the `kubernetes` Service's ClusterIP. */

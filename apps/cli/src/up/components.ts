@@ -77,18 +77,28 @@ export function apiserverCommand(dir: string, ports: Ports, summary: InitSummary
 }
 
 /** A control-plane client (controller manager, scheduler): its kubeconfig from kubets init, the API server's gRPC, NATS, /readyz on its port. */
-function controlPlaneClient(name: string, app: string, kubeconfig: string, dir: string, ports: Ports, port: number): Command {
+function controlPlaneClient(name: string, app: string, kubeconfig: string, dir: string, ports: Ports, port: number, extra: string[] = []): Command {
   return node(name, app, [
     `--kubeconfig=${path.join(dir, kubeconfig)}`,
     `--grpc-address=${grpcAddress(ports)}`,
     `--nats-url=${natsUrl(ports)}`,
     '--bind-address=127.0.0.1',
     `--secure-port=${port}`,
+    ...extra,
   ]);
 }
 
-export const controllerManagerCommand = (dir: string, ports: Ports): Command =>
-  controlPlaneClient('kubets-controller-manager', 'controller-manager', 'controller-manager.kubeconfig', dir, ports, ports.controllerManager);
+/** The controller manager; with a pod subnet (kubeadm's networking.podSubnet) it gives every node a pod CIDR from it, as kubeadm sets it up. */
+export const controllerManagerCommand = (dir: string, ports: Ports, summary: InitSummary): Command =>
+  controlPlaneClient(
+    'kubets-controller-manager',
+    'controller-manager',
+    'controller-manager.kubeconfig',
+    dir,
+    ports,
+    ports.controllerManager,
+    summary.podSubnet ? ['--allocate-node-cidrs', `--cluster-cidr=${summary.podSubnet}`] : [],
+  );
 
 export const schedulerCommand = (dir: string, ports: Ports): Command =>
   controlPlaneClient('kubets-scheduler', 'scheduler', 'scheduler.kubeconfig', dir, ports, ports.scheduler);

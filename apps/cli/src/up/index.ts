@@ -278,7 +278,7 @@ export async function up(argv: string[], out: NodeJS.WritableStream = process.st
 
     // controller manager and scheduler (started together, each polled on /readyz)
     t = Date.now();
-    const cm = start(controllerManagerCommand(dir, ports));
+    const cm = start(controllerManagerCommand(dir, ports, summary));
     const sched = start(schedulerCommand(dir, ports));
     current = cm;
     await waitReady(cm, httpOk(`http://127.0.0.1:${ports.controllerManager}/readyz`), timeoutMs, '/readyz');

@@ -193,7 +193,7 @@ async function prepare(component: Component, dir: string, ports: Ports, cfg: { n
     }
     default: {
       await waitFor('the API server (npx nx serve @kubets/apiserver)', apiserverReady(dir, ports, summary.adminToken), cfg.timeout, say);
-      if (component === 'controller-manager') return [controllerManagerCommand(dir, ports)];
+      if (component === 'controller-manager') return [controllerManagerCommand(dir, ports, summary)];
       if (component === 'scheduler') return [schedulerCommand(dir, ports)];
       return [hollowKubeletCommand(dir, ports, cfg.nodes)];
     }

@@ -18,10 +18,11 @@ import {
 } from '@kubets/client';
 import { GarbageCollectorController } from './gc-controller';
 import { NamespaceController } from './namespace-controller';
+import { NodeIpamController } from './nodeipam-controller';
 import { NODE_LEASE_NAMESPACE, NodeLifecycleController } from './nodelifecycle-controller';
 import type { QueueController } from './queue-controller';
 
-export const LIFECYCLE_CONTROLLERS = ['garbagecollector', 'namespace', 'nodelifecycle'] as const;
+export const LIFECYCLE_CONTROLLERS = ['garbagecollector', 'namespace', 'nodelifecycle', 'nodeipam'] as const;
 
 /** The resources whose ownerReferences the garbage collector follows. */
 export const GC_MONITORED_RESOURCES = [PODS, REPLICA_SETS, DEPLOYMENTS, DAEMON_SETS, SERVICES, ENDPOINTS, ENDPOINT_SLICES, CONFIG_MAPS, SECRETS, SERVICE_ACCOUNTS] as const;
@@ -31,6 +32,9 @@ export interface LifecycleConfig {
   concurrentNamespaceSyncs: number;
   nodeMonitorPeriod: number;
   nodeMonitorGracePeriod: number;
+  allocateNodeCidrs: boolean;
+  clusterCidr?: string;
+  nodeCidrMaskSize: number;
 }
 
 export function lifecycleControllers(enabled: Set<string>, factory: InformerFactory, client: Client, cfg: LifecycleConfig, log: Logger & { child(bindings: Record<string, unknown>): Logger }, metrics?: WorkQueueMetrics): QueueController[] {
@@ -56,6 +60,25 @@ export function lifecycleControllers(enabled: Set<string>, factory: InformerFact
         metrics,
       }),
     );
+  }
+  if (enabled.has('nodeipam')) {
+    // As in kube: the controller runs only with --allocate-node-cidrs, and then needs --cluster-cidr.
+    if (cfg.allocateNodeCidrs) {
+      if (!cfg.clusterCidr) throw new Error('--allocate-node-cidrs needs --cluster-cidr');
+      out.push(
+        new NodeIpamController({
+          client,
+          nodes: factory.nodes(),
+          clusterCidr: cfg.clusterCidr,
+          nodeCidrMaskSize: cfg.nodeCidrMaskSize,
+          recorder: client.eventRecorder('node-controller'),
+          log: log.child({ controller: 'nodeipam' }),
+          metrics,
+        }),
+      );
+    } else {
+      log.info({ controller: 'nodeipam' }, 'not running the nodeipam controller: --allocate-node-cidrs is off');
+    }
   }
   return out;
 }
