@@ -11,6 +11,7 @@ import { Bootstrapper } from './bootstrap';
 import { APISERVER_FLAGS } from './config';
 import { startInternalGrpc } from './grpc/service';
 import { Discovery } from './http/discovery';
+import { KubeletProxy } from './http/kubelet-proxy';
 import { HttpApi } from './http/server';
 import { EventPublisher } from './publish/publisher';
 import { ALL_RESOURCES, byKind, lookup } from './registry';
@@ -75,6 +76,21 @@ async function main(): Promise<void> {
   svc.health.addReadiness('etcd', async () => {
     await kv.status();
   });
+  const kubeletCert = readFile('kubelet-client-certificate', cfg.kubeletClientCertificate);
+  const kubeletKey = readFile('kubelet-client-key', cfg.kubeletClientKey);
+  if (!!kubeletCert !== !!kubeletKey) throw new Error('--kubelet-client-certificate and --kubelet-client-key go together');
+  const kubelet = new KubeletProxy(
+    rest,
+    lookup,
+    {
+      cert: kubeletCert,
+      key: kubeletKey,
+      ca: readFile('kubelet-certificate-authority', cfg.kubeletCertificateAuthority),
+      preferredAddressTypes: cfg.kubeletPreferredAddressTypes,
+      timeoutMs: cfg.kubeletTimeout,
+    },
+    log.child({ actor: 'kubelet-proxy' }),
+  );
   const discovery = new Discovery(ALL_RESOURCES, `${advertise}:${cfg.securePort}`);
   const http = new HttpApi({
     handler: rest,
@@ -85,6 +101,7 @@ async function main(): Promise<void> {
     registry: svc.registry,
     health: async (probe, verbose) => formatReport(probe, await svc.health.run(probe), verbose),
     tls: { cert, key, clientCa },
+    kubelet,
   });
   const port = await http.listen(cfg.bindAddress, cfg.securePort);
   discovery.serverAddress = `${advertise}:${port}`;

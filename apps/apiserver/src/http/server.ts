@@ -1,6 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as am from '@kubets/api-machinery';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -10,6 +11,7 @@ import type { Authenticator, UserInfo } from '../auth';
 import type { KObject, ResourceDef } from '../registry/types';
 import type { DeleteOptions, ListOptions, PatchType, RestHandler, Target, WriteOptions } from '../rest/handler';
 import { AGGREGATED_V2, type Discovery, versionInfo, wantsAggregated } from './discovery';
+import type { KubeletProxy } from './kubelet-proxy';
 import { toTable, type IncludeObject } from './table';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -24,6 +26,14 @@ export interface HttpApiOptions {
   registry: Registry;
   health: (probe: 'livez' | 'readyz', verbose: boolean) => Promise<{ ok: boolean; body: string }>;
   tls: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer };
+  /** Serves pods/log and pods/exec through the pod's kubelet; unset: 503. */
+  kubelet?: KubeletProxy;
+}
+
+/** An upgrade request's raw connection (WebSocket or SPDY: pods/exec, pods/attach). */
+interface Upgrade {
+  socket: Duplex;
+  head: Buffer;
 }
 
 class HttpError {
@@ -87,6 +97,16 @@ export class HttpApi {
     this.server.keepAliveTimeout = 120_000;
     this.server.headersTimeout = 60_000;
     this.server.requestTimeout = 0; // watches are long
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Served like any request (authentication, errors as Status, metrics) on a
+      // response bound to the raw socket; pods/exec takes the socket over.
+      const res = new ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket as Socket);
+      res.on('finish', () => socket.end());
+      socket.on('error', () => socket.destroy());
+      void this.serve(req, res, { socket, head });
+    });
     this.server.on('tlsClientError', () => {}); // handshake garbage: nothing to answer
     this.server.on('clientError', (err, socket) => {
       this.o.log.debug({ err: err.message }, 'HTTP client error');
@@ -132,7 +152,7 @@ export class HttpApi {
     this.send(res, e.code, e.toStatus());
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): Promise<void> {
     const started = process.hrtime.bigint();
     let labels = { verb: req.method ?? '', group: '', resource: '', subresource: '' };
     let watching = false;
@@ -155,7 +175,7 @@ export class HttpApi {
         return;
       }
       const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-      const r = await this.route(req, res, url, parts, user, (l) => (labels = { ...labels, ...l }));
+      const r = await this.route(req, res, url, parts, user, (l) => (labels = { ...labels, ...l }), upgrade);
       watching = r === 'watch';
     } catch (e) {
       const err = e instanceof HttpError ? e.status : am.isStatusError(e) ? e : this.internalError(e, req);
@@ -173,7 +193,7 @@ export class HttpApi {
   }
 
   /** Returns 'watch' for a watch that keeps the response open. */
-  private async route(req: IncomingMessage, res: ServerResponse, url: URL, parts: string[], user: UserInfo, label: (l: Partial<Record<string, string>>) => void): Promise<'done' | 'watch'> {
+  private async route(req: IncomingMessage, res: ServerResponse, url: URL, parts: string[], user: UserInfo, label: (l: Partial<Record<string, string>>) => void, upgrade?: Upgrade): Promise<'done' | 'watch'> {
     const accept = req.headers.accept;
     const d = this.o.discovery;
     // ---- discovery and OpenAPI
@@ -247,6 +267,27 @@ export class HttpApi {
     const method = req.method ?? 'GET';
     const verb = this.verbOf(method, name, q);
     label({ verb, group, resource, subresource: subresource ?? '' });
+    if (this.o.kubelet && def.resource === 'pods' && name && namespace && (subresource === 'log' || subresource === 'exec' || subresource === 'attach')) {
+      if (subresource === 'log') {
+        if (method !== 'GET') throw new HttpError(am.methodNotAllowed('the server does not allow this method on the requested resource'));
+        await this.o.kubelet.logs(namespace, name, q, res);
+        return 'watch'; // long-running when following: not a latency sample
+      }
+      if (method !== 'GET' && method !== 'POST') throw new HttpError(am.methodNotAllowed('the server does not allow this method on the requested resource'));
+      if (!upgrade) throw new HttpError(am.badRequest('Upgrade request required'));
+      res.detachSocket(upgrade.socket as Socket);
+      res.removeAllListeners('finish');
+      try {
+        await this.o.kubelet.upgrade(subresource, namespace, name, q, req, upgrade.socket, upgrade.head);
+      } catch (e) {
+        // Nothing was written yet: answer on the raw socket.
+        const err = am.isStatusError(e) ? e : this.internalError(e, req);
+        const body = JSON.stringify(err.toStatus());
+        upgrade.socket.end(`HTTP/1.1 ${err.code} ${err.reason || 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        res.statusCode = err.code;
+      }
+      return 'watch';
+    }
     if (subresource === 'log' || subresource === 'exec' || subresource === 'portforward' || subresource === 'attach' || subresource === 'proxy' || subresource === 'eviction') {
       throw new HttpError(am.serviceUnavailable(`${resource}/${subresource} is served by the kubelet, which this cluster does not run yet`));
     }

@@ -72,6 +72,9 @@ export function apiserverCommand(dir: string, ports: Ports, summary: InitSummary
     `--client-ca-file=${path.join(dir, 'pki/ca.crt')}`,
     `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
     `--service-cluster-ip-range=${summary.serviceSubnet}`,
+    // pods/log and pods/exec go to the kubelets with kubeadm's client certificate.
+    `--kubelet-client-certificate=${path.join(dir, 'pki/apiserver-kubelet-client.crt')}`,
+    `--kubelet-client-key=${path.join(dir, 'pki/apiserver-kubelet-client.key')}`,
     `--nats-url=${natsUrl(ports)}`,
   ]);
 }
