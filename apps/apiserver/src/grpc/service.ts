@@ -95,6 +95,8 @@ export async function startInternalGrpc(
   o: { host: string; port: number; cert: string; key: string; clientCa?: string },
 ): Promise<number> {
   const caCerts = o.clientCa ? splitPem(o.clientCa).map((pem) => new X509Certificate(pem)) : [];
+  /** Client certificates already verified: fingerprint -> user, and until when the answer holds. */
+  const verified = new Map<string, { user: UserInfo; until: number }>();
   const authenticate = (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): UserInfo => {
     const h = call.metadata.get('authorization')[0];
     if (typeof h === 'string') {
@@ -107,15 +109,26 @@ export async function startInternalGrpc(
     if (peer?.raw && caCerts.length > 0) {
       // The TLS layer asked for a certificate but did not require one (tokens
       // need no certificate), so it is verified here: signed by the client CA,
-      // within its validity period.
+      // within its validity period. A connection carries many calls with the
+      // same certificate: a verified one is remembered (until it expires, for
+      // at most a minute) instead of checking its signature on every call.
+      const key = peer.fingerprint256 || peer.raw.toString('base64');
+      const now = Date.now();
+      const known = verified.get(key);
+      if (known && now < known.until) return known.user;
       try {
         const cert = new X509Certificate(peer.raw);
-        const now = Date.now();
-        const valid = Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo);
+        const notAfter = Date.parse(cert.validTo);
+        const valid = Date.parse(cert.validFrom) <= now && now <= notAfter;
         if (valid && caCerts.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
           const cn = peer.subject?.CN;
           const org = peer.subject?.O;
-          if (cn) return { name: Array.isArray(cn) ? cn[0]! : cn, groups: [...(Array.isArray(org) ? org : org ? [org] : []), 'system:authenticated'] };
+          if (cn) {
+            const user = { name: Array.isArray(cn) ? cn[0]! : cn, groups: [...(Array.isArray(org) ? org : org ? [org] : []), 'system:authenticated'] };
+            if (verified.size >= 1024) verified.clear();
+            verified.set(key, { user, until: Math.min(notAfter, now + 60_000) });
+            return user;
+          }
         }
       } catch {
         // not a certificate we can read: not authenticated
