@@ -1,5 +1,5 @@
 import type { Client, InformerFactory, KObject, Pod } from '@kubets/client';
-import { LEASES, NODES, PODS, isAlreadyExists, isNotFound } from '@kubets/client';
+import { LEASES, NODES, PODS, isAlreadyExists, isNotFound, isRetryable } from '@kubets/client';
 import type { Logger } from 'pino';
 
 export interface HollowNodeOptions {
@@ -53,14 +53,24 @@ export class HollowNode {
     private readonly log: Logger,
   ) {}
 
-  private enqueue(what: string, fn: () => Promise<void>): void {
+  /**
+   * Runs `fn` after the work queued before it. With `retryMs`, a retryable or
+   * 5xx failure (an overloaded API server) runs it again after that long,
+   * doubling up to 10 s, as the kubelet's pod workers retry a failed sync.
+   */
+  private enqueue(what: string, fn: () => Promise<void>, retryMs?: number): void {
     this.mailbox = this.mailbox.then(async () => {
       if (this.stopped) return;
       try {
         await fn();
       } catch (e) {
         this.stats.errors++;
-        this.log.warn({ node: this.o.name, what, err: (e as Error).message }, 'hollow node: work failed');
+        const retry = retryMs !== undefined && (isRetryable(e) || (e as { code?: number }).code! >= 500);
+        this.log.warn({ node: this.o.name, what, err: (e as Error).message, ...(retry ? { retryInMs: retryMs } : {}) }, 'hollow node: work failed');
+        if (retry) {
+          const t = setTimeout(() => this.enqueue(what, fn, Math.min(retryMs * 2, 10_000)), retryMs);
+          t.unref();
+        }
       }
     });
   }
@@ -118,18 +128,35 @@ export class HollowNode {
   }
 
   async start(): Promise<void> {
-    await this.register();
-    await this.renewLease();
+    // As the kubelet: an overloaded API server (timeouts, 429, 5xx) delays
+    // registration, it does not end the process.
+    await this.retrying('register', () => this.register());
+    await this.retrying('lease', () => this.renewLease());
     this.leaseTimer = setInterval(() => this.enqueue('lease', () => this.renewLease()), this.o.leaseRenewMs);
     this.leaseTimer.unref();
     this.statusTimer = setInterval(() => this.enqueue('status', () => this.postStatus()), this.o.statusReportMs);
     this.statusTimer.unref();
     const pods = this.factory.podsOnNode(this.o.name);
-    pods.onAdd((p) => this.enqueue('pod', () => this.syncPod(p)));
-    pods.onUpdate((_old, p) => this.enqueue('pod', () => this.syncPod(p)));
+    pods.onAdd((p) => this.enqueue('pod', () => this.syncPod(p), 500));
+    pods.onUpdate((_old, p) => this.enqueue('pod', () => this.syncPod(p), 500));
     pods.onDelete((p) => {
       this.ips.delete(p.metadata.uid ?? '');
     });
+  }
+
+  /** Runs `fn` until it succeeds, retrying retryable and 5xx errors with backoff (200 ms doubling to 5 s); other errors are thrown. */
+  private async retrying(what: string, fn: () => Promise<void>): Promise<void> {
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        return await fn();
+      } catch (e) {
+        // 5xx too: an API server whose KV connection broke answers 500 for a while.
+        if (this.stopped || !(isRetryable(e) || (e as { code?: number }).code! >= 500)) throw e;
+        this.stats.errors++;
+        this.log.warn({ node: this.o.name, what, err: (e as Error).message, retryInMs: delay }, 'hollow node: retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   private async register(): Promise<void> {
