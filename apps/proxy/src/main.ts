@@ -11,6 +11,7 @@ import os from 'node:os';
 import { Client, InformerFactory } from '@kubets/client';
 import { Service, parseHostPort } from '@kubets/service-kit';
 import { IpvsBackend, NftablesBackend, IPVS_DEVICE, type Backend, type BackendOptions } from './backends';
+import { proxierActor } from './actor';
 import { Proxier } from './proxier';
 
 const VERSION = '0.1.0';
@@ -147,10 +148,15 @@ async function main(): Promise<void> {
   svc.onShutdown('healthz', () => new Promise<void>((r) => healthz.close(() => r())));
   await svc.serveHttp(cfg.metricsBindAddress);
 
+  // The sync loop's actor (status, resync, crash on kubets.proxy.proxier.<node>), supervised.
+  const actors = cfg.natsUrl ? await svc.connectNats(cfg.natsUrl) : undefined;
+  if (!actors) log.warn({}, 'no --nats-url: the sync loop runs without its actor (no status or supervision on NATS)');
+
   await factory.start();
   await factory.waitForCacheSync(60_000);
   // Only now: a sync before the caches are complete would remove live services' rules.
-  proxier.start();
+  if (actors) await actors.spawn(proxierActor(proxier, nodeName));
+  else proxier.start();
   svc.markReady();
   log.info({ mode, nodeName, nodeIPs, clusterCIDR: cfg.clusterCidr, healthzPort: hzPort }, `kubets-proxy running in ${mode} mode`);
 }

@@ -20,7 +20,16 @@ export interface ProxierOptions {
   registry: Registry;
 }
 
-type Message = { kind: 'changed'; what: 'service' | 'endpoints' } | { kind: 'resync' };
+export interface ProxierStatus {
+  mode: string;
+  running: boolean;
+  syncs: number;
+  failures: number;
+  lastSyncSuccess: string;
+  pendingSince: string;
+}
+
+export type Message = { kind: 'changed'; what: 'service' | 'endpoints' } | { kind: 'resync' };
 
 export class Proxier {
   /** epoch ms of the last successful sync (0: none yet) */
@@ -71,11 +80,33 @@ export class Proxier {
     if (!this.draining) void this.drain();
   }
 
-  /** Call once every informer has synced: the first sync runs now. */
+  /** Call once every informer has synced: the first sync (a full one) runs now. Again after halt(): a fresh full sync. */
   start(): void {
+    if (this.stopped) return;
     this.started = true;
+    clearInterval(this.resyncTimer);
     this.resyncTimer = setInterval(() => this.tell({ kind: 'resync' }), this.o.syncPeriodMs);
     this.tell({ kind: 'resync' });
+  }
+
+  /** Pause syncing until start() (a crash of the actor that owns this loop); rules stay in the kernel. */
+  async halt(): Promise<void> {
+    this.started = false;
+    clearInterval(this.resyncTimer);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.running) await new Promise<void>((r) => this.idleWaiters.push(r));
+  }
+
+  status(): ProxierStatus {
+    return {
+      mode: this.o.backend.mode,
+      running: this.started && !this.stopped,
+      syncs: this.syncs,
+      failures: this.failures,
+      lastSyncSuccess: this.lastSyncSuccessMs ? new Date(this.lastSyncSuccessMs).toISOString() : '',
+      pendingSince: this.pendingSinceMs ? new Date(this.pendingSinceMs).toISOString() : '',
+    };
   }
 
   /** Stop syncing (rules stay in the kernel); waits for a running sync. */

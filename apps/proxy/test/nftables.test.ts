@@ -8,6 +8,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
+import { ActorSystem } from '@kubets/actor';
+import { ProxierProtocol, proxierSubject } from '../src/actor';
 import { ControlPlane, ManagedProcess, builtApp, freePort, requireExecutable, spawnProcess, waitFor } from '@kubets/testkit';
 import { endpointChainName, serviceChainName, type ServicePortEntry } from '../src/rules';
 
@@ -297,6 +299,25 @@ test('metrics: sync duration, rule counts, endpoint changes', async () => {
   const hz = await healthz();
   expect(hz.status).toBe(200);
   expect(Date.now() - Date.parse(hz.body.lastUpdated)).toBeLessThan(30_000);
+});
+
+test('the sync loop is an actor on NATS: status, and a crash restarts it with a full resync while traffic keeps flowing', async () => {
+  const sys = await ActorSystem.connect({ name: 'proxy-test', servers: cp!.nats!.url });
+  try {
+    const loop = sys.remote(ProxierProtocol, proxierSubject('proxy-test-node'));
+    const before = await loop.ask('status', {});
+    expect(before).toMatchObject({ mode: 'nftables', running: true, failures: 0 });
+    expect(before.syncs).toBeGreaterThan(0);
+    await expect(loop.ask('crash', { reason: 'test' })).rejects.toThrow();
+    // Restarted by its supervisor: running again, with a fresh full sync.
+    await waitFor(async () => {
+      const st = await loop.ask('status', {}).catch(() => undefined);
+      return !!st && st.running && st.syncs > before.syncs;
+    }, { timeoutMs: 15_000, description: 'the proxier actor restarted and synced' });
+    expect(who(await fromHost(VIP, 20))).toEqual(new Set(['pod-a', 'pod-b']));
+  } finally {
+    await sys.stop();
+  }
 });
 
 test('kill -9 and restart: traffic keeps flowing, no duplicate or stale rules afterwards', async () => {
