@@ -112,7 +112,10 @@ export class IpvsBackend implements Backend {
       if (batch.length > 0) await run('ip', ['-batch', '-'], `${batch.join('\n')}\n`);
       this.addresses = want;
       const script = renderIpvsDiff(this.applied, model);
-      if (script) await run('ipvsadm-restore', [], script);
+      // `ipvsadm -R`, not Debian's ipvsadm-restore: that wrapper runs `ipvsadm -C`
+      // first, so an incremental script would wipe every other virtual server
+      // (and its -d/-a lines then fail). A full script starts with -C itself.
+      if (script) await run('ipvsadm', ['-R'], script);
       bytes += script.length;
       const nft = this.renderNft(ports);
       if (full || nft !== this.lastNft) {
