@@ -107,8 +107,9 @@ async function fromHost(host: string, n: number): Promise<string[]> {
   for (let i = 0; i < n; i++) out.push(await connectOnce(host, 80));
   return out;
 }
-function fromPod(pod: (typeof PODS)[number], host: string, n: number): string[] {
-  return JSON.parse(sh(IP, ['netns', 'exec', pod.ns, process.execPath, '-e', CLIENT, host, '80', String(n)])) as string[];
+function fromPod(pod: (typeof PODS)[number], host: string, portOrN: number, n?: number): string[] {
+  const [port, count] = n === undefined ? [80, portOrN] : [portOrN, n];
+  return JSON.parse(sh(IP, ['netns', 'exec', pod.ns, process.execPath, '-e', CLIENT, host, String(port), String(count)])) as string[];
 }
 const who = (replies: string[]) => new Set(replies.map((r) => r.split(' ')[0]));
 
@@ -289,6 +290,27 @@ test('an endpoint turning not ready takes effect within 1 s; ready again restore
   await waitFor(() => sh(NFT, ['list', 'chain', 'ip', 'kubets', svcChain]).includes(bChain), { timeoutMs: 10_000, intervalMs: 10, description: 'pod-b back in the service chain' });
   process.stderr.write(`endpoint ready again -> rules updated: ${Date.now() - t1} ms\n`);
   expect(who(await fromHost(VIP, 30))).toEqual(new Set(['pod-a', 'pod-b']));
+});
+
+test('NodePort: the service answers on the node address and port, from the host and from a pod', async () => {
+  const nodePort = 30_000 + R * 10;
+  await kubectlApply(
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'echo-np', namespace: 'default' },
+      spec: { type: 'NodePort', clusterIP: `10.100.${R}.13`, selector: { app: 'echo-np' }, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort, protocol: 'TCP' }] },
+    }),
+  );
+  await kubectlApply(sliceYaml('echo-np', {}));
+  await waitFor(async () => !(await connectOnce(GW, nodePort)).startsWith('ERR'), { timeoutMs: 10_000, description: `${GW}:${nodePort} answering` });
+  const fromTheHost: string[] = [];
+  for (let i = 0; i < 30; i++) fromTheHost.push(await connectOnce(GW, nodePort));
+  expect(fromTheHost.filter((r) => r.startsWith('ERR'))).toEqual([]);
+  expect(who(fromTheHost)).toEqual(new Set(['pod-a', 'pod-b']));
+  const fromAPod = fromPod(PODS[0]!, GW, nodePort, 20);
+  expect(fromAPod.filter((r) => r.startsWith('ERR'))).toEqual([]);
+  expect(who(fromAPod)).toEqual(new Set(['pod-a', 'pod-b']));
 });
 
 test('metrics: sync duration, rule counts, endpoint changes', async () => {
