@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-// kubets-kubelet: the node agent. This version runs hollow nodes (kubemark's
-// hollow kubelet): they register, heartbeat, and report the pods bound to
-// them Running without starting containers. The CRI mode on containerd is
-// issue 7; until then, without --hollow this binary says so and exits.
+// kubets-kubelet: the node agent. Without --hollow it runs the pods bound to
+// its node on containerd over CRI (src/cri: one actor per pod; src/node: Node
+// registration, Lease, Ready from the runtime). With --hollow it runs hollow
+// nodes (kubemark's hollow kubelet): they register, heartbeat, and report the
+// pods bound to them Running without starting containers.
+import path from 'node:path';
 import { Client, InformerFactory } from '@kubets/client';
+import { CriClient } from '@kubets/cri-client';
 import { Service, type FlagSpecs } from '@kubets/service-kit';
 import { Gauge } from 'prom-client';
+import { CriKubelet } from './cri';
 import { HollowNode } from './hollow/hollow-node';
+import { NodeAgent } from './node/node-agent';
 
 const FLAGS = {
   kubeconfig: { type: 'string', required: true, description: 'Path to a kubeconfig file, specifying how to connect to the API server' },
@@ -20,6 +25,19 @@ const FLAGS = {
   'node-lease-duration-seconds': { type: 'number', integer: true, min: 1, default: 40, description: 'Duration of the node Lease; renewed every quarter of it' },
   'node-status-report-frequency': { type: 'duration', default: '5m', description: 'How often the node status is posted when nothing changed' },
   'healthz-bind-address': { type: 'string', default: '127.0.0.1:10248', description: 'host:port of /healthz, /readyz, /livez and /metrics (port 0: pick one)' },
+  'container-runtime-endpoint': { type: 'string', default: 'unix:///run/containerd/containerd.sock', description: 'The endpoint of the CRI container runtime (unix:///path)' },
+  'image-service-endpoint': { type: 'string', description: 'The endpoint of the CRI image service (default: --container-runtime-endpoint)' },
+  'runtime-request-timeout': { type: 'duration', default: '2m', description: 'Timeout of every CRI request except long-running ones' },
+  'root-dir': { type: 'string', default: '/var/lib/kubets-kubelet', description: 'Directory for the kubelet files: pods/<uid>/volumes and pods/<uid>/logs' },
+  'cgroup-root': { type: 'string', default: '', description: 'Cgroup parent of pod cgroups (cgroupfs driver): pods go to <cgroup-root>/pod<uid>. Empty: the runtime decides' },
+  'cluster-dns': { type: 'list', description: 'DNS server IPs for pods with dnsPolicy ClusterFirst' },
+  'cluster-domain': { type: 'string', default: 'cluster.local', description: 'The cluster domain: pods search <ns>.svc.<domain>' },
+  'pod-manifest-path': { type: 'string', description: 'Directory of static pod manifests (static pods are not implemented yet: ignored with a warning)' },
+  'node-status-update-frequency': { type: 'duration', default: '10s', description: 'How often the runtime status is checked and the node status posted when it changed' },
+  'pod-sync-period': { type: 'duration', default: '1s', description: 'How often every pod is re-synced with the runtime (kubelet: the PLEG relist period)' },
+  'housekeeping-interval': { type: 'duration', default: '30s', description: 'How often sandboxes of pods that no longer exist are removed' },
+  'container-backoff-initial': { type: 'duration', default: '10s', description: 'First CrashLoopBackOff / image pull back-off delay, doubling up to --container-backoff-max' },
+  'container-backoff-max': { type: 'duration', default: '5m', description: 'Longest CrashLoopBackOff / image pull back-off delay' },
   hollow: { type: 'boolean', description: 'Run hollow nodes (no containers; for scale tests and a control plane without containerd)' },
   'hollow-nodes': { type: 'number', integer: true, min: 1, default: 1, description: 'How many hollow nodes this process runs (names <hostname-override>-0..N-1 when N > 1)' },
   'hollow-cpu': { type: 'string', default: '4', description: 'CPU capacity of each hollow node' },
@@ -47,16 +65,14 @@ function parseTaints(list: readonly string[] | undefined): Array<Record<string, 
 async function main(): Promise<void> {
   const svc = Service.create({
     name: 'kubets-kubelet',
-    summary: 'kubets-kubelet: the node agent (today: hollow nodes, --hollow).',
+    summary: 'kubets-kubelet: the node agent; runs pods on containerd over CRI, or hollow nodes (--hollow).',
     version: '0.1.0',
     flags: FLAGS,
     envPrefix: 'KUBETS_KUBELET',
   });
   const cfg = svc.config;
   const log = svc.log;
-  if (!cfg.hollow) {
-    throw new Error('only hollow nodes are implemented yet (--hollow); running pods on containerd over CRI comes with the kubelet issue');
-  }
+  if (!cfg.hollow) return runCri(svc);
   svc.handleSignals();
   const client = await Client.fromKubeconfig(cfg.kubeconfig, { grpcAddress: cfg.grpcAddress, component: 'kubelet', log });
   const factory = new InformerFactory({ client, nats: cfg.natsUrl, log });
@@ -98,6 +114,72 @@ async function main(): Promise<void> {
   await svc.serveHttp(cfg.healthzBindAddress);
   svc.markReady();
   log.info({ nodes: names.length }, `kubets-kubelet: ${names.length} hollow node(s) running`);
+}
+
+/** The real kubelet: pods on a CRI runtime (containerd). */
+async function runCri(svc: Service<typeof FLAGS>): Promise<void> {
+  const cfg = svc.config;
+  const log = svc.log;
+  svc.handleSignals();
+  const name = (cfg.hostnameOverride ?? (await import('node:os')).hostname()).toLowerCase();
+  const cri = new CriClient(cfg.containerRuntimeEndpoint, { timeoutMs: cfg.runtimeRequestTimeout, imageEndpoint: cfg.imageServiceEndpoint });
+  svc.onShutdown('cri client', () => cri.close());
+  // As the kubelet: a runtime that is not up yet does not stop the node from
+  // registering; it is reported NotReady until the runtime answers.
+  await cri.waitForReady(10_000).catch((e: Error) => log.warn({ endpoint: cfg.containerRuntimeEndpoint, err: e.message }, 'container runtime not reachable yet'));
+  if (cfg.podManifestPath) log.warn({ path: cfg.podManifestPath }, 'static pods (--pod-manifest-path) are not implemented yet: ignored');
+  const client = await Client.fromKubeconfig(cfg.kubeconfig, { grpcAddress: cfg.grpcAddress, component: 'kubelet', log });
+  const system = await svc.connectNats(cfg.natsUrl);
+  const factory = new InformerFactory({ client, nats: cfg.natsUrl, log });
+  svc.onShutdown('informers', () => factory.shutdown());
+  const rootDir = path.resolve(cfg.rootDir);
+  const node = new NodeAgent(
+    client,
+    cri,
+    {
+      name,
+      nodeIP: cfg.nodeIp,
+      maxPods: cfg.maxPods,
+      labels: parseLabels(cfg.nodeLabels),
+      taints: parseTaints(cfg.registerWithTaints),
+      leaseDurationSeconds: cfg.nodeLeaseDurationSeconds,
+      leaseRenewMs: (cfg.nodeLeaseDurationSeconds * 1000) / 4,
+      statusUpdateMs: cfg.nodeStatusUpdateFrequency,
+      statusReportMs: cfg.nodeStatusReportFrequency,
+      rootDir,
+    },
+    log.child({ actor: 'node', node: name }),
+  );
+  const kubelet = new CriKubelet(
+    cri,
+    client,
+    client.eventRecorder({ component: 'kubelet', host: name }),
+    {
+      nodeName: name,
+      nodeIP: cfg.nodeIp,
+      rootDir,
+      cgroupRoot: cfg.cgroupRoot,
+      clusterDNS: [...(cfg.clusterDns ?? [])],
+      clusterDomain: cfg.clusterDomain,
+      backoffBaseMs: cfg.containerBackoffInitial,
+      backoffMaxMs: cfg.containerBackoffMax,
+      syncPeriodMs: cfg.podSyncPeriod,
+      housekeepingMs: cfg.housekeepingInterval,
+    },
+    log.child({ node: name }),
+  );
+  svc.onShutdown('kubelet', async () => {
+    kubelet.stop();
+    await node.stop();
+  });
+  await node.start();
+  await kubelet.start(system, factory);
+  await factory.start();
+  await factory.waitForCacheSync(60_000);
+  kubelet.startHousekeeping();
+  await svc.serveHttp(cfg.healthzBindAddress);
+  svc.markReady();
+  log.info({ node: name, runtime: cfg.containerRuntimeEndpoint, rootDir }, `kubets-kubelet: node ${name} running pods on ${cfg.containerRuntimeEndpoint}`);
 }
 
 main().catch((e) => {
