@@ -4,14 +4,17 @@
 // registration, Lease, Ready from the runtime). With --hollow it runs hollow
 // nodes (kubemark's hollow kubelet): they register, heartbeat, and report the
 // pods bound to them Running without starting containers.
+import fs from 'node:fs';
 import path from 'node:path';
 import { Client, InformerFactory } from '@kubets/client';
 import { CriClient } from '@kubets/cri-client';
+import { createCertificate } from '@kubets/pki';
 import { Service, type FlagSpecs } from '@kubets/service-kit';
 import { Gauge } from 'prom-client';
 import { CriKubelet } from './cri';
 import { HollowNode } from './hollow/hollow-node';
 import { NodeAgent } from './node/node-agent';
+import { KubeletServer } from './server';
 
 const FLAGS = {
   kubeconfig: { type: 'string', required: true, description: 'Path to a kubeconfig file, specifying how to connect to the API server' },
@@ -25,6 +28,11 @@ const FLAGS = {
   'node-lease-duration-seconds': { type: 'number', integer: true, min: 1, default: 40, description: 'Duration of the node Lease; renewed every quarter of it' },
   'node-status-report-frequency': { type: 'duration', default: '5m', description: 'How often the node status is posted when nothing changed' },
   'healthz-bind-address': { type: 'string', default: '127.0.0.1:10248', description: 'host:port of /healthz, /readyz, /livez and /metrics (port 0: pick one)' },
+  address: { type: 'string', default: '0.0.0.0', description: 'IP address of the kubelet HTTPS server (logs, exec) on --port' },
+  port: { type: 'number', integer: true, min: 0, max: 65535, default: 10250, description: 'Port of the kubelet HTTPS server (0: pick one)' },
+  'tls-cert-file': { type: 'string', description: 'Serving certificate of the kubelet HTTPS server; unset: a self-signed one in <root-dir>/pki' },
+  'tls-private-key-file': { type: 'string', description: 'Private key of --tls-cert-file' },
+  'client-ca-file': { type: 'string', description: 'Client certificates signed by this CA authenticate to the HTTPS server (the API server\'s kubelet client); unset: logs and exec are not served' },
   'container-runtime-endpoint': { type: 'string', default: 'unix:///run/containerd/containerd.sock', description: 'The endpoint of the CRI container runtime (unix:///path)' },
   'image-service-endpoint': { type: 'string', description: 'The endpoint of the CRI image service (default: --container-runtime-endpoint)' },
   'runtime-request-timeout': { type: 'duration', default: '2m', description: 'Timeout of every CRI request except long-running ones' },
@@ -172,6 +180,9 @@ async function runCri(svc: Service<typeof FLAGS>): Promise<void> {
     kubelet.stop();
     await node.stop();
   });
+  // The HTTPS server (logs, exec) first: the node reports its port.
+  const server = await startKubeletServer(svc, cri, kubelet, name, rootDir);
+  if (server) node.setKubeletPort(server.port);
   await node.start();
   await kubelet.start(system, factory);
   await factory.start();
@@ -180,6 +191,51 @@ async function runCri(svc: Service<typeof FLAGS>): Promise<void> {
   await svc.serveHttp(cfg.healthzBindAddress);
   svc.markReady();
   log.info({ node: name, runtime: cfg.containerRuntimeEndpoint, rootDir }, `kubets-kubelet: node ${name} running pods on ${cfg.containerRuntimeEndpoint}`);
+}
+
+/**
+ * kubelet's HTTPS server on --address:--port: container logs and exec for the
+ * API server, authenticated by client certificates from --client-ca-file.
+ * Without --tls-cert-file the kubelet makes itself a self-signed certificate
+ * in <root-dir>/pki, as Kubernetes' kubelet does.
+ */
+async function startKubeletServer(svc: Service<typeof FLAGS>, cri: CriClient, kubelet: CriKubelet, name: string, rootDir: string): Promise<KubeletServer | undefined> {
+  const cfg = svc.config;
+  if (!cfg.clientCaFile) {
+    svc.log.warn({}, 'no --client-ca-file: the HTTPS server (kubectl logs, exec) is not started');
+    return undefined;
+  }
+  let cert: string;
+  let key: string;
+  if (cfg.tlsCertFile) {
+    if (!cfg.tlsPrivateKeyFile) throw new Error('--tls-cert-file needs --tls-private-key-file');
+    cert = fs.readFileSync(cfg.tlsCertFile, 'utf8');
+    key = fs.readFileSync(cfg.tlsPrivateKeyFile, 'utf8');
+  } else {
+    const dir = path.join(rootDir, 'pki');
+    const certFile = path.join(dir, 'kubelet.crt');
+    const keyFile = path.join(dir, 'kubelet.key');
+    if (!fs.existsSync(certFile) || !fs.existsSync(keyFile)) {
+      const self = createCertificate({ subject: { commonName: `${name}@${Math.floor(Date.now() / 1000)}` }, isCA: true, extKeyUsage: ['serverAuth'], dnsNames: [name], ipAddresses: [cfg.nodeIp], validityDays: 365 });
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(keyFile, self.keyPem, { mode: 0o600 });
+      fs.writeFileSync(certFile, self.certPem);
+      svc.log.info({ cert: certFile }, 'wrote a self-signed serving certificate');
+    }
+    cert = fs.readFileSync(certFile, 'utf8');
+    key = fs.readFileSync(keyFile, 'utf8');
+  }
+  const server = new KubeletServer({
+    cri,
+    resolve: (ns, pod, container) => kubelet.resolveContainer(ns, pod, container),
+    tls: { cert, key, clientCa: fs.readFileSync(cfg.clientCaFile, 'utf8') },
+    address: `${cfg.address.includes(':') ? `[${cfg.address}]` : cfg.address}:${cfg.port}`,
+    log: svc.log.child({ actor: 'kubelet-server' }),
+  });
+  const port = await server.listen();
+  svc.onShutdown('kubelet server', () => server.close());
+  svc.log.info({ address: cfg.address, port }, 'serving logs and exec over HTTPS');
+  return server;
 }
 
 main().catch((e) => {

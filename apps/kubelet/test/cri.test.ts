@@ -76,6 +76,10 @@ describe('kubets-kubelet on containerd (CRI)', () => {
         '--housekeeping-interval=5s',
         // Written into pods' resolv.conf only (nothing in the tests resolves names).
         '--cluster-dns=10.96.0.10',
+        // The HTTPS server for logs and exec: the API server's kubelet client certificate is from this CA.
+        `--client-ca-file=${path.join(env.dir, 'pki/ca.crt')}`,
+        '--address=127.0.0.1',
+        '--port=0',
       ],
     });
     await p.waitForLog(/running pods on/, 90_000).catch((e) => {
@@ -187,6 +191,24 @@ describe('kubets-kubelet on containerd (CRI)', () => {
     } finally {
       await system.stop();
     }
+  });
+
+  it('kubectl logs (--tail, -f) and kubectl exec (exit code) through the API server to this kubelet', async () => {
+    await kubectl(['apply', '-f', '-'], JSON.stringify(pod('talker', { containers: [{ name: 'talk', image: HTTPD, command: ['sh', '-c', 'i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.2; done'] }] })));
+    await waitPod('talker', 'Running', running);
+    const node = JSON.parse(await kubectl(['get', 'node', NODE, '-o', 'json']));
+    expect(node.status.daemonEndpoints.kubeletEndpoint.Port).toBeGreaterThan(0);
+    await waitFor(async () => /^line \d+$/m.test((await env.kubectl(['logs', 'talker', '--tail=2'])).stdout), { timeoutMs: 20_000, description: 'kubectl logs shows the lines' });
+    const tail = (await kubectl(['logs', 'talker', '--tail=1'])).trim().split('\n');
+    expect(tail).toHaveLength(1);
+    expect(tail[0]).toMatch(/^line \d+$/);
+    // -f: new lines keep arriving; stopped by the timeout.
+    const follow = await env.kubectl(['logs', '-f', 'talker', '--tail=1'], { timeoutMs: 3_000 });
+    expect(follow.stdout.trim().split('\n').length).toBeGreaterThan(2);
+    const ex = await env.kubectl(['exec', 'talker', '--', 'sh', '-c', 'echo hi; exit 3']);
+    expect(ex.stdout).toBe('hi\n');
+    expect(ex.code).toBe(3);
+    await kubectl(['delete', 'pod', 'talker', '--grace-period=1']);
   });
 
   it('a killed container process is restarted and restartCount increments', async () => {

@@ -138,6 +138,10 @@ export class ControlPlane {
         `--token-auth-file=${path.join(this.dir, 'tokens.csv')}`,
         `--grpc-bind-address=127.0.0.1:${grpcPort}`,
         '--event-publisher-lease-seconds=2',
+        // pods/log and pods/exec go to kubelets with kubeadm's client certificate.
+        ...(fs.existsSync(path.join(this.dir, 'pki/apiserver-kubelet-client.crt'))
+          ? [`--kubelet-client-certificate=${path.join(this.dir, 'pki/apiserver-kubelet-client.crt')}`, `--kubelet-client-key=${path.join(this.dir, 'pki/apiserver-kubelet-client.key')}`]
+          : []),
         ...(this.nats ? [`--nats-url=${this.nats.url}`] : []),
         ...(this.options.extraArgs ?? []),
       ],

@@ -21,6 +21,8 @@ export interface NodeAgentOptions {
   /** How often the status is posted even when nothing changed (nodeStatusReportFrequency: 5 min). */
   statusReportMs: number;
   rootDir: string;
+  /** The port of the kubelet's HTTPS server (status.daemonEndpoints); default 10250. */
+  kubeletPort?: number;
 }
 
 /** GOARCH of this machine, as Kubernetes labels it. */
@@ -75,6 +77,11 @@ export class NodeAgent {
     private readonly o: NodeAgentOptions,
     private readonly log: Logger,
   ) {}
+
+  /** The port the kubelet's HTTPS server got (reported in status.daemonEndpoints). */
+  setKubeletPort(port: number): void {
+    this.o.kubeletPort = port;
+  }
 
   get ready(): boolean {
     return this.readyStatus.ready;
@@ -151,7 +158,7 @@ export class NodeAgent {
           { type: 'InternalIP', address: this.o.nodeIP },
           { type: 'Hostname', address: name },
         ],
-        daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+        daemonEndpoints: { kubeletEndpoint: { Port: this.o.kubeletPort ?? 10250 } },
         nodeInfo: {
           machineID: readTrim('/etc/machine-id', ''),
           systemUUID: readTrim('/sys/class/dmi/id/product_uuid', ''),
