@@ -112,9 +112,7 @@ export class Proxier {
   /** Stop syncing (rules stay in the kernel); waits for a running sync. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.resyncTimer);
-    clearTimeout(this.timer);
-    if (this.running) await new Promise<void>((r) => this.idleWaiters.push(r));
+    await this.halt();
   }
 
   private async drain(): Promise<void> {

@@ -3,7 +3,6 @@
 // D/logs/<name>.log; the pids are recorded in D/pids.json so `kubets down`
 // (a later, separate command) can stop exactly what `up` started.
 import fs from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { ConfigError, parseFlags, type FlagSpecs } from '@kubets/service-kit';
 import { runInit, SUMMARY_FILE, type InitSummary } from '../init';
@@ -24,6 +23,7 @@ import {
   type Command,
 } from './components';
 import { portsFrom, type Ports } from './ports';
+import { apiGet, httpOk, sleep } from './probes';
 import { alive, pidsPath, portInUse, readPids, startDetached, stopAll, tail, writePids, type ProcRecord, type Started } from './procs';
 
 export const UP_FLAGS = {
@@ -50,7 +50,6 @@ function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function usage(specs: FlagSpecs): string {
   return Object.entries(specs)
@@ -112,29 +111,6 @@ const logHas = (file: string, re: RegExp) => async () => {
     return false;
   }
 };
-
-const httpOk = (url: string) => async () => {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  await res.arrayBuffer();
-  return res.ok;
-};
-
-function apiGet(port: number, ca: string, token: string, urlPath: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', port, path: urlPath, ca, headers: { Authorization: `Bearer ${token}` }, timeout: 5000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 interface NodeList {
   items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }>;

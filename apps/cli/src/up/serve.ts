@@ -6,7 +6,6 @@
 // DIR; the others wait until it has, then for the components they need.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { ConfigError, parseFlags, type FlagSpecs } from '@kubets/service-kit';
 import { runInit, SUMMARY_FILE, type InitSummary } from '../init';
@@ -23,6 +22,7 @@ import {
   type Command,
 } from './components';
 import { portsFrom, type Ports } from './ports';
+import { apiGet, httpOk, sleep } from './probes';
 import { alive } from './procs';
 
 export const SERVE_FLAGS = {
@@ -58,8 +58,6 @@ Flags:
 /** Written by `kubets serve nats` once DIR is initialised; the others wait for it (and for its pid to be alive). */
 const MARKER = 'serve.json';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, say: (line: string) => void): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let nextNote = Date.now() + 10_000;
@@ -74,25 +72,10 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
   }
 }
 
-const httpOk = (url: string, init?: RequestInit) => async () => {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
-  await res.arrayBuffer();
-  return res.ok;
-};
-
 /** The API server's /readyz, as the cluster admin. */
 function apiserverReady(dir: string, ports: Ports, token: string) {
   const ca = fs.readFileSync(path.join(dir, 'pki/ca.crt'), 'utf8');
-  return async () => {
-    return new Promise<boolean>((resolve) => {
-      const req = https.get({ host: '127.0.0.1', port: ports.apiserver, path: '/readyz', ca, headers: { Authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
-    });
-  };
+  return async () => (await apiGet(ports.apiserver, ca, token, '/readyz')).status === 200;
 }
 
 /** Runs the commands as children with the terminal's stdio until one exits or we are told to stop. */
