@@ -104,27 +104,61 @@ export class ActorSystem extends EventEmitter {
   private state: ConnectionState = 'connected';
   private stopping: Promise<void> | undefined;
   private readonly host: CellHost;
+  private nc: NatsConnection | undefined;
+  private readonly ncReady: Promise<NatsConnection>;
 
   private constructor(
     readonly name: string,
-    readonly nats: NatsConnection,
+    nats: NatsConnection | Promise<NatsConnection>,
     logger: Logger,
     registry: Registry | undefined,
   ) {
     super();
     this.log = logger;
     this.metrics = registry ? actorMetrics(registry) : undefined;
-    this.metrics?.connected.labels(this.name).set(1);
     this.host = {
       metrics: this.metrics,
       subscribe: (cell, subject, queue) => this.subscribeCell(cell, subject, queue),
       escalate: (cell, error) => this.onEscalation(cell, error),
     };
-    void this.watchStatus();
-    void nats.closed().then((err) => {
+    this.ncReady = Promise.resolve(nats);
+    if (nats instanceof Promise) {
+      this.state = 'disconnected';
+      this.metrics?.connected.labels(this.name).set(0);
+      nats.then(
+        (nc) => this.attach(nc),
+        (err: unknown) => {
+          this.log.error({ err }, 'could not connect to NATS');
+          this.setState('closed');
+        },
+      );
+    } else {
+      this.metrics?.connected.labels(this.name).set(1);
+      this.attach(nats);
+    }
+  }
+
+  /** The NATS connection; throws before the first connection of a system made by start(). */
+  get nats(): NatsConnection {
+    if (!this.nc) throw new ConnectionClosedError(`actor system ${this.name}: not connected to NATS yet`);
+    return this.nc;
+  }
+
+  private attach(nc: NatsConnection): void {
+    if (this.stopping) {
+      void nc.close().catch(() => undefined);
+      return;
+    }
+    this.nc = nc;
+    void this.watchStatus(nc);
+    void nc.closed().then((err) => {
       if (err) this.log.error({ err }, 'NATS connection closed with an error');
       this.setState('closed');
     });
+    if (this.state !== 'connected') {
+      this.log.info({ server: nc.getServer() }, 'connected to NATS');
+      this.setState('connected');
+    }
   }
 
   /**
@@ -134,7 +168,24 @@ export class ActorSystem extends EventEmitter {
    */
   static async connect(options: ActorSystemOptions): Promise<ActorSystem> {
     const logger = options.logger ?? pino({ name: options.name, level: process.env.LOG_LEVEL ?? 'info' });
-    const nc = await connect({
+    const nc = await ActorSystem.dial(options);
+    logger.info({ server: nc.getServer() }, 'connected to NATS');
+    return new ActorSystem(options.name, nc, logger, options.registry);
+  }
+
+  /**
+   * A system that works before NATS is reachable (a kubelet running static
+   * pods while the control plane is down): actors start at once; their
+   * subjects are subscribed, and remote tells and asks sent, once the first
+   * connection is up (asks wait for it within their timeout).
+   */
+  static start(options: ActorSystemOptions): ActorSystem {
+    const logger = options.logger ?? pino({ name: options.name, level: process.env.LOG_LEVEL ?? 'info' });
+    return new ActorSystem(options.name, ActorSystem.dial(options), logger, options.registry);
+  }
+
+  private static dial(options: ActorSystemOptions): Promise<NatsConnection> {
+    return connect({
       servers: options.servers,
       name: options.name,
       reconnect: true,
@@ -146,8 +197,6 @@ export class ActorSystem extends EventEmitter {
       maxPingOut: 3,
       ...options.connectOptions,
     });
-    logger.info({ server: nc.getServer() }, 'connected to NATS');
-    return new ActorSystem(options.name, nc, logger, options.registry);
   }
 
   get connectionState(): ConnectionState {
@@ -164,7 +213,7 @@ export class ActorSystem extends EventEmitter {
     const cell = new ActorCell(definition as ActorDefinition<Protocol, unknown>, this.host, this.log, undefined);
     this.cells.set(definition.name, cell);
     await cell.start();
-    if (definition.subject !== undefined) await this.nats.flush();
+    if (definition.subject !== undefined && this.nc) await this.nc.flush();
     return cell.ref<P>();
   }
 
@@ -184,7 +233,7 @@ export class ActorSystem extends EventEmitter {
   /** A typed reference to an actor served at `subject` by any process on the bus. */
   remote<P extends Protocol>(protocol: P, subject: string): ActorRef<P> {
     assertSubject(subject);
-    return new RemoteRef(this.nats, protocol, subject) as unknown as ActorRef<P>;
+    return new RemoteRef(() => this.nc ?? this.ncReady, protocol, subject) as unknown as ActorRef<P>;
   }
 
   /**
@@ -195,8 +244,8 @@ export class ActorSystem extends EventEmitter {
     this.stopping ??= (async () => {
       await Promise.all([...this.cells.values()].map((cell) => cell.stop(timeoutMs)));
       this.cells.clear();
-      if (!this.nats.isClosed()) {
-        await this.nats.drain().catch((err: unknown) => this.log.warn({ err }, 'NATS drain failed'));
+      if (this.nc && !this.nc.isClosed()) {
+        await this.nc.drain().catch((err: unknown) => this.log.warn({ err }, 'NATS drain failed'));
       }
       this.setState('closed');
     })();
@@ -204,10 +253,33 @@ export class ActorSystem extends EventEmitter {
   }
 
   private subscribeCell(cell: ActorCell, subject: string, queue: string | undefined): Subscription {
+    if (this.nc) return this.subscribeNow(this.nc, cell, subject, queue);
+    // Not connected yet (start()): subscribe on the first connection, unless the actor stopped before.
+    let sub: Subscription | undefined;
+    let cancelled = false;
+    this.ncReady.then(
+      (nc) => {
+        if (!cancelled && !this.stopping) sub = this.subscribeNow(nc, cell, subject, queue);
+      },
+      () => undefined,
+    );
+    return {
+      drain: async () => {
+        cancelled = true;
+        await sub?.drain();
+      },
+      unsubscribe: () => {
+        cancelled = true;
+        sub?.unsubscribe();
+      },
+    };
+  }
+
+  private subscribeNow(nc: NatsConnection, cell: ActorCell, subject: string, queue: string | undefined): Subscription {
     const protocol = cell.definition.protocol;
     const prefixLength = subject.length - 1; // subject is "<base>.*"
     const log = cell.log;
-    const sub = this.nats.subscribe(subject, {
+    const sub = nc.subscribe(subject, {
       queue,
       callback: (err, msg) => {
         if (err) {
@@ -247,8 +319,8 @@ export class ActorSystem extends EventEmitter {
     this.emit('escalation', event);
   }
 
-  private async watchStatus(): Promise<void> {
-    for await (const status of this.nats.status()) {
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
       switch (status.type) {
         case 'disconnect':
           this.setState('disconnected');
@@ -275,7 +347,7 @@ export class ActorSystem extends EventEmitter {
     this.metrics?.connected.labels(this.name).set(state === 'connected' ? 1 : 0);
     this.metrics?.connectionChanges.labels(this.name, state).inc();
     const level = state === 'connected' || state === 'closed' ? 'info' : 'warn';
-    this.log[level]({ from: previous, to: state, server: this.nats.getServer() }, `NATS connection ${state}`);
+    this.log[level]({ from: previous, to: state, server: this.nc?.getServer() }, `NATS connection ${state}`);
     this.emit('connection', state);
   }
 }
@@ -298,24 +370,42 @@ function mapRequestError(err: unknown, subject: string, timeoutMs: number): Erro
 /** A reference to an actor that may live in another process: messages go over NATS. */
 class RemoteRef implements ActorRef<Protocol> {
   constructor(
-    private readonly nc: NatsConnection,
+    /** The connection, or the promise of the first one (a system made by start()). */
+    private readonly conn: () => NatsConnection | Promise<NatsConnection>,
     private readonly protocol: Protocol,
     readonly address: string,
   ) {}
 
   tell(methodName: string, message: unknown): void {
     const method = this.method(methodName);
-    this.nc.publish(`${this.address}.${methodName}`, method.request.encode(message));
+    const data = method.request.encode(message);
+    const c = this.conn();
+    if (c instanceof Promise) c.then((nc) => nc.publish(`${this.address}.${methodName}`, data), () => undefined);
+    else c.publish(`${this.address}.${methodName}`, data);
   }
 
   async ask(methodName: string, message: unknown, options?: AskOptions): Promise<any> {
     const method = this.method(methodName);
     const subject = `${this.address}.${methodName}`;
     const timeoutMs = options?.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
+    const started = Date.now();
     let reply: Msg;
     try {
-      reply = await this.nc.request(subject, method.request.encode(message), { timeout: timeoutMs });
+      let c = this.conn();
+      if (c instanceof Promise) {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new AskTimeoutError(subject, timeoutMs)), timeoutMs);
+        });
+        try {
+          c = await Promise.race([c, deadline]);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      reply = await c.request(subject, method.request.encode(message), { timeout: Math.max(1, timeoutMs - (Date.now() - started)) });
     } catch (err) {
+      if (err instanceof AskTimeoutError) throw err;
       throw mapRequestError(err, subject, timeoutMs);
     }
     const h = reply.headers;

@@ -1,7 +1,7 @@
 // The actor runtime against a real nats-server (Debian package nats-server,
 // started by the testkit on an ephemeral loopback port).
 import { EchoReply, EchoRequest } from '@kubets/proto/kubets/sample/v1/echo';
-import { startNatsServer, waitFor, type NatsServer } from '@kubets/testkit';
+import { freePort, startNatsServer, waitFor, type NatsServer } from '@kubets/testkit';
 import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -352,5 +352,47 @@ describe('actor runtime over NATS', () => {
     await expect(client.ask('echo', { text: 'late', crash: false, delayMs: 0 }, { timeoutMs: 1_000 })).rejects.toBeInstanceOf(
       NoRespondersError,
     );
+  });
+
+  it('start(): actors run before NATS is up; their subjects are served and asks answered once it comes', async () => {
+    const port = await freePort();
+    const subject = freshSubject();
+    const s = ActorSystem.start({ name: 'early', servers: `nats://127.0.0.1:${port}`, logger: log });
+    systems.push(s);
+    expect(s.connectionState).toBe('disconnected');
+    const states: ConnectionState[] = [];
+    s.on('connection', (st: ConnectionState) => states.push(st));
+    const ref = await s.spawn(
+      defineActor({
+        name: 'early-echo',
+        protocol: EchoProtocol,
+        subject,
+        handlers: { echo: (m) => ({ text: m.text, handled: 1, replica: 'early' }), ping: () => undefined },
+      }),
+    );
+    // Locally the actor works with no NATS at all.
+    await expect(ref.ask('echo', { text: 'local', crash: false, delayMs: 0 })).resolves.toMatchObject({ text: 'local' });
+    // A remote ask waits for the first connection within its timeout; without one it times out.
+    await expect(s.remote(EchoProtocol, subject).ask('echo', { text: 'x', crash: false, delayMs: 0 }, { timeoutMs: 300 })).rejects.toBeInstanceOf(AskTimeoutError);
+    const pending = s.remote(EchoProtocol, subject).ask('echo', { text: 'waited', crash: false, delayMs: 0 }, { timeoutMs: 20_000 });
+    const late = await startNatsServer({ port });
+    try {
+      await expect(pending).resolves.toMatchObject({ text: 'waited', replica: 'early' });
+      await waitFor(() => s.connectionState === 'connected', { description: 'the early system to report connected' });
+      expect(states).toContain('connected');
+      // Another process reaches the actor's subject.
+      const other = await ActorSystem.connect({ name: 'other', servers: late.url, logger: log });
+      systems.push(other);
+      await waitFor(async () => {
+        try {
+          return (await other.remote(EchoProtocol, subject).ask('echo', { text: 'remote', crash: false, delayMs: 0 }, { timeoutMs: 1_000 })).text === 'remote';
+        } catch {
+          return false;
+        }
+      }, { description: 'a remote ask to the early actor' });
+    } finally {
+      await Promise.all(systems.splice(0).map((x) => x.stop(5_000)));
+      await late.dispose();
+    }
   });
 });

@@ -148,13 +148,11 @@ export class Service<S extends FlagSpecs> {
    * that fails for good (escalates to the top) shuts the process down with
    * exit code 1 so its supervisor (kubelet, systemd) restarts it.
    */
-  async connectNats(servers: string | string[]): Promise<ActorSystem> {
-    const system = await ActorSystem.connect({
-      name: this.options.name,
-      servers,
-      logger: this.log,
-      registry: this.registry,
-    });
+  async connectNats(servers: string | string[], options: { waitForConnection?: boolean } = {}): Promise<ActorSystem> {
+    const systemOptions = { name: this.options.name, servers, logger: this.log, registry: this.registry };
+    // waitForConnection false: the actors start now and reach the bus once it
+    // is up (a kubelet runs its static pods with no control plane at all).
+    const system = options.waitForConnection === false ? ActorSystem.start(systemOptions) : await ActorSystem.connect(systemOptions);
     this.actorSystem = system;
     this.health.addReadiness('nats', () => (system.connectionState === 'connected' ? true : `NATS ${system.connectionState}`));
     system.on('escalation', (event: EscalationEvent) => {
