@@ -5,18 +5,15 @@
 // addresses inside the namespaces and bridge this test creates; the service
 // CIDR is routed into an ifb sink first (PLATFORM.md), so a ClusterIP packet
 // no rule rewrites dies on this machine.
-import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import net from 'node:net';
 import { ActorSystem } from '@kubets/actor';
 import { ProxierProtocol, proxierSubject } from '../src/actor';
-import { ControlPlane, ManagedProcess, builtApp, freePort, requireExecutable, spawnProcess, waitFor } from '@kubets/testkit';
+import { ControlPlane, ManagedProcess, builtApp, freePort, spawnProcess, waitFor } from '@kubets/testkit';
 import { endpointChainName, serviceChainName, type ServicePortEntry } from '../src/rules';
+import { IP, NFT, addPod, connectFrom, connectMany, connectOnce, kubectlApply as apply, serviceDoc, sh, sliceDoc, startServer, tryRun, who } from './netns';
 
 jest.setTimeout(240_000);
 
-const NFT = requireExecutable('nft', 'nftables');
-const IP = requireExecutable('ip', 'iproute2');
 const R = randomInt(10, 250); // this run's subnet 10.250.R.0/24, names and ClusterIPs
 const ID = `${process.pid % 1000}${R}`;
 const SUBNET = `10.250.${R}.0/24`;
@@ -40,16 +37,6 @@ let proxy: ManagedProcess | undefined;
 let healthzPort = 0;
 let metricsPort = 0;
 
-function sh(cmd: string, args: string[], input?: string): string {
-  return execFileSync(cmd, args, { input, stdio: ['pipe', 'pipe', 'pipe'], encoding: 'utf8' });
-}
-function tryRun(cmd: string, args: string[]): void {
-  try {
-    sh(cmd, args);
-  } catch {
-    // cleanup: best effort, everything is attempted
-  }
-}
 function nftTable(): string {
   return sh(NFT, ['list', 'table', 'ip', 'kubets']);
 }
@@ -62,79 +49,13 @@ function tableExists(): boolean {
   }
 }
 
-const SERVER = `
-const net = require('net');
-const name = process.env.POD_NAME;
-net.createServer((s) => { s.on('error', () => {}); s.end(name + ' ' + s.remoteAddress + '\\n'); })
-  .listen(8080, '0.0.0.0', () => process.stdout.write('listening ' + name + '\\n'));
-`;
-// N sequential connections; prints one JSON array of replies ("pod-a 10.x" or "ERR code").
-const CLIENT = `
-const net = require('net');
-const [host, port, n] = process.argv.slice(1);
-(async () => {
-  const out = [];
-  for (let i = 0; i < Number(n); i++) {
-    out.push(await new Promise((resolve) => {
-      const s = net.connect({ host, port: Number(port) });
-      let data = '';
-      s.setTimeout(3000, () => { s.destroy(); resolve('ERR ETIMEDOUT'); });
-      s.on('data', (d) => (data += d));
-      s.on('end', () => resolve(data.trim()));
-      s.on('error', (e) => resolve('ERR ' + e.code));
-    }));
-  }
-  process.stdout.write(JSON.stringify(out));
-})();
-`;
-
-/** One connection from the host: the reply line, or "ERR <code>". */
-function connectOnce(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    let data = '';
-    s.setTimeout(3000, () => {
-      s.destroy();
-      resolve('ERR ETIMEDOUT');
-    });
-    s.on('data', (d) => (data += d));
-    s.on('end', () => resolve(data.trim()));
-    s.on('error', (e: NodeJS.ErrnoException) => resolve(`ERR ${e.code}`));
-  });
-}
-async function fromHost(host: string, n: number): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(await connectOnce(host, 80));
-  return out;
-}
+const fromHost = (host: string, n: number) => connectMany(host, 80, n);
 function fromPod(pod: (typeof PODS)[number], host: string, portOrN: number, n?: number): string[] {
   const [port, count] = n === undefined ? [80, portOrN] : [portOrN, n];
-  return JSON.parse(sh(IP, ['netns', 'exec', pod.ns, process.execPath, '-e', CLIENT, host, String(port), String(count)])) as string[];
+  return connectFrom(pod.ns, host, port, count);
 }
-const who = (replies: string[]) => new Set(replies.map((r) => r.split(' ')[0]));
-
-function sliceYaml(service: string, ready: Record<string, boolean>): string {
-  return JSON.stringify({
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: `${service}-1`, namespace: 'default', labels: { 'kubernetes.io/service-name': service } },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    endpoints: PODS.map((p) => ({ addresses: [p.ip], conditions: { ready: ready[p.name] ?? true, serving: true, terminating: false }, targetRef: { kind: 'Pod', namespace: 'default', name: p.name } })),
-  });
-}
-function serviceYaml(name: string, clusterIP: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: 'default' },
-    spec: { type: 'ClusterIP', clusterIP, selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }], ...extra },
-  });
-}
-async function kubectlApply(doc: string): Promise<void> {
-  const r = await cp!.kubectl(['apply', '-f', '-'], { input: doc });
-  if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
-}
+const sliceYaml = (service: string, ready: Record<string, boolean>) => sliceDoc(service, PODS, ready);
+const kubectlApply = (doc: string) => apply(cp!, doc);
 
 function startProxy(): ManagedProcess {
   const p = spawnProcess({
@@ -200,28 +121,18 @@ beforeAll(async () => {
   sh(IP, ['addr', 'add', `${GW}/24`, 'dev', BRIDGE]);
   sh(IP, ['link', 'set', BRIDGE, 'up']);
   for (const pod of PODS) {
-    sh(IP, ['netns', 'add', pod.ns]);
     created.netns.push(pod.ns);
-    sh(IP, ['link', 'add', pod.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.ns]);
     created.links.push(pod.veth);
-    sh(IP, ['link', 'set', pod.veth, 'master', BRIDGE]);
-    sh(IP, ['link', 'set', pod.veth, 'type', 'bridge_slave', 'hairpin', 'on']);
-    sh(IP, ['link', 'set', pod.veth, 'up']);
-    sh(IP, ['-n', pod.ns, 'addr', 'add', `${pod.ip}/24`, 'dev', 'eth0']);
-    sh(IP, ['-n', pod.ns, 'link', 'set', 'eth0', 'up']);
-    sh(IP, ['-n', pod.ns, 'link', 'set', 'lo', 'up']);
-    sh(IP, ['-n', pod.ns, 'route', 'add', 'default', 'via', GW]);
-    const server = spawnProcess({ name: `proxy-test-${pod.name}`, command: IP, args: ['netns', 'exec', pod.ns, process.execPath, '-e', SERVER], env: { POD_NAME: pod.name } });
-    procs.push(server);
-    await server.waitForLog(/listening/, 30_000);
+    addPod(pod, { bridge: BRIDGE, prefix: 24, gateway: GW });
+    procs.push(await startServer(pod, 'proxy-test'));
   }
   // 3. The control plane and the API objects.
   cp = await ControlPlane.start({ nats: true });
-  await kubectlApply(serviceYaml('echo', VIP));
+  await kubectlApply(serviceDoc('echo', VIP));
   await kubectlApply(sliceYaml('echo', {}));
-  await kubectlApply(serviceYaml('echo-sticky', VIP_STICKY, { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 300 } } }));
+  await kubectlApply(serviceDoc('echo-sticky', VIP_STICKY, { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 300 } } }));
   await kubectlApply(sliceYaml('echo-sticky', {}));
-  await kubectlApply(serviceYaml('echo-empty', VIP_EMPTY));
+  await kubectlApply(serviceDoc('echo-empty', VIP_EMPTY));
   // 4. kubets-proxy.
   healthzPort = await freePort();
   metricsPort = await freePort();
@@ -294,14 +205,7 @@ test('an endpoint turning not ready takes effect within 1 s; ready again restore
 
 test('NodePort: the service answers on the node address and port, from the host and from a pod', async () => {
   const nodePort = 30_000 + R * 10;
-  await kubectlApply(
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'echo-np', namespace: 'default' },
-      spec: { type: 'NodePort', clusterIP: `10.100.${R}.13`, selector: { app: 'echo-np' }, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort, protocol: 'TCP' }] },
-    }),
-  );
+  await kubectlApply(serviceDoc('echo-np', `10.100.${R}.13`, { type: 'NodePort' }, nodePort));
   await kubectlApply(sliceYaml('echo-np', {}));
   await waitFor(async () => !(await connectOnce(GW, nodePort)).startsWith('ERR'), { timeoutMs: 10_000, description: `${GW}:${nodePort} answering` });
   const fromTheHost: string[] = [];

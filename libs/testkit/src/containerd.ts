@@ -44,6 +44,12 @@ export interface ContainerdOptions {
   readyTimeoutMs?: number;
   /** containerd's log level. Default "info". */
   logLevel?: string;
+  /**
+   * Write the CNI config (bridge + host-local on the harness's subnet).
+   * Default true. False: cniConfDir stays empty for a kubelet that writes
+   * it (--cni-conf-dir); boot then waits for RuntimeReady only.
+   */
+  cniConfig?: boolean;
   /** Pod subnets are 10.<a>.<b>.0/24 with b picked from this range. Default 10.244.[200..254]. */
   subnetRange?: { a: number; from: number; to: number };
 }
@@ -479,6 +485,7 @@ disabled_plugins = [
   config_path = ${JSON.stringify(certsDir)}
 `;
     fs.writeFileSync(this.configFile, toml);
+    if (this.options.cniConfig === false) return;
     const conflist = {
       cniVersion: '1.0.0',
       name: this.networkName,
@@ -545,7 +552,7 @@ disabled_plugins = [
           const res = await Containerd.unary<object, StatusResponse>(client, 'status', {}, 2_000);
           const conditions = res.status?.conditions ?? [];
           const ready = (type: string) => conditions.some((c) => c.type === type && c.status);
-          if (!ready('RuntimeReady') || !ready('NetworkReady')) {
+          if (!ready('RuntimeReady') || (this.options.cniConfig !== false && !ready('NetworkReady'))) {
             throw new Error(`CRI not ready: ${JSON.stringify(conditions)}`);
           }
           return true;

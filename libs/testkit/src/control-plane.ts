@@ -39,12 +39,20 @@ export interface EnvOptions {
   replicas?: number;
   nats?: boolean;
   extraArgs?: string[];
+  /**
+   * The address the API servers and the nats-server listen on, and the one the
+   * kubeconfig, `request` and `watch` use (it is in the serving certificate).
+   * Default 127.0.0.1. A test whose clients run in network namespaces it
+   * created (nodes) passes the host's address on a bridge it created: inside a
+   * namespace, 127.0.0.1 is that namespace's own loopback.
+   */
+  address?: string;
 }
 
 /**
  * A control plane for tests: PKI from `kubets init` (the built CLI), a KV
  * (a 3-member kubets-kv or a real etcd 3.4), optionally a nats-server, and N
- * kubets-apiserver processes on loopback; plus the stock kubectl with the
+ * kubets-apiserver processes on loopback (or on `address`); plus the stock kubectl with the
  * generated admin.kubeconfig (and a fresh HOME, so no cached discovery).
  */
 export class ControlPlane {
@@ -73,6 +81,11 @@ export class ControlPlane {
     return env;
   }
 
+  /** Where the API servers and the nats-server listen. */
+  get address(): string {
+    return this.options.address ?? '127.0.0.1';
+  }
+
   get kubeconfig(): string {
     return path.join(this.dir, 'admin.kubeconfig');
   }
@@ -98,14 +111,14 @@ export class ControlPlane {
         'apiVersion: kubeadm.k8s.io/v1beta3',
         'kind: InitConfiguration',
         'localAPIEndpoint:',
-        '  advertiseAddress: 127.0.0.1',
+        `  advertiseAddress: ${this.address}`,
         `  bindPort: ${port}`,
         'nodeRegistration:',
         '  name: test-control-plane',
         '---',
         'apiVersion: kubeadm.k8s.io/v1beta3',
         'kind: ClusterConfiguration',
-        `controlPlaneEndpoint: 127.0.0.1:${port}`,
+        `controlPlaneEndpoint: ${this.address}:${port}`,
         'networking:',
         '  serviceSubnet: 10.96.0.0/12',
         '  podSubnet: 10.244.0.0/16',
@@ -117,26 +130,27 @@ export class ControlPlane {
     else {
       this.etcd = await RealEtcd.start();
     }
-    if (this.options.nats) this.nats = await startNatsServer();
+    if (this.options.nats) this.nats = await startNatsServer({ host: this.address });
     for (let i = 0; i < (this.options.replicas ?? 1); i++) await this.startApiServer(i === 0 ? port : undefined);
   }
 
-  async startApiServer(port?: number, index = this.apiservers.length): Promise<ApiServerProc> {
+  /** Starts (or, with the index of a stopped one and its ports, restarts) an API server. */
+  async startApiServer(port?: number, index = this.apiservers.length, grpcPort?: number): Promise<ApiServerProc> {
     port ??= await freePort();
-    const grpcPort = await freePort();
+    grpcPort ??= await freePort();
     const proc = spawnProcess({
       name: `apiserver-${index}`,
       command: process.execPath,
       args: [
         builtApp('apiserver'),
         `--etcd-servers=${this.etcdEndpoints.join(',')}`,
-        '--bind-address=127.0.0.1',
+        `--bind-address=${this.address}`,
         `--secure-port=${port}`,
         `--tls-cert-file=${path.join(this.dir, 'pki/apiserver.crt')}`,
         `--tls-private-key-file=${path.join(this.dir, 'pki/apiserver.key')}`,
         `--client-ca-file=${path.join(this.dir, 'pki/ca.crt')}`,
         `--token-auth-file=${path.join(this.dir, 'tokens.csv')}`,
-        `--grpc-bind-address=127.0.0.1:${grpcPort}`,
+        `--grpc-bind-address=${this.address}:${grpcPort}`,
         '--event-publisher-lease-seconds=2',
         // pods/log and pods/exec go to kubelets with kubeadm's client certificate.
         ...(fs.existsSync(path.join(this.dir, 'pki/apiserver-kubelet-client.crt'))
@@ -149,7 +163,7 @@ export class ControlPlane {
     await proc.waitForLog(/kubets-apiserver ready on/, 30_000).catch((e) => {
       throw new Error(`apiserver did not start: ${(e as Error).message}\n${proc.tail(40)}`);
     });
-    const a = { proc, port, grpcPort, url: `https://127.0.0.1:${port}` };
+    const a = { proc, port, grpcPort, url: `https://${this.address}:${port}` };
     if (index < this.apiservers.length) this.apiservers[index] = a;
     else this.apiservers.push(a);
     return a;
@@ -200,7 +214,7 @@ export class ControlPlane {
     return new Promise((resolve, reject) => {
       const req = https.request(
         {
-          host: '127.0.0.1',
+          host: this.address,
           port: a.port,
           method,
           path: urlPath,
@@ -237,7 +251,7 @@ export class ControlPlane {
     let status = 0;
     let buf = '';
     const req = https.request(
-      { host: '127.0.0.1', port: a.port, method: 'GET', path: urlPath, ca: this.caCert, headers: { Authorization: `Bearer ${this.adminToken}`, ...opts.headers } },
+      { host: this.address, port: a.port, method: 'GET', path: urlPath, ca: this.caCert, headers: { Authorization: `Bearer ${this.adminToken}`, ...opts.headers } },
       (res) => {
         status = res.statusCode ?? 0;
         res.setEncoding('utf8');

@@ -12,10 +12,16 @@ export interface NatsServerOptions {
   args?: string[];
   /** How long to wait for "Server is ready". Default 10 s. */
   readyTimeoutMs?: number;
+  /**
+   * The address to listen on, and the one `url` names. Default 127.0.0.1; a
+   * test whose clients run in other network namespaces passes an address of a
+   * bridge it created.
+   */
+  host?: string;
 }
 
 /**
- * A real nats-server (Debian package nats-server) on 127.0.0.1, on a port it
+ * A real nats-server (Debian package nats-server) on 127.0.0.1 (or `host`), on a port it
  * picks itself. `restart()` brings it back on the same port, which is what a
  * client sees when the server process is restarted.
  */
@@ -37,7 +43,11 @@ export class NatsServer {
   }
 
   get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
+    return `nats://${this.host}:${this.port}`;
+  }
+
+  get host(): string {
+    return this.options.host ?? '127.0.0.1';
   }
 
   get running(): boolean {
@@ -49,7 +59,7 @@ export class NatsServer {
   }
 
   async start(): Promise<this> {
-    const args = ['-a', '127.0.0.1', '-p', String(this.portValue ?? -1)];
+    const args = ['-a', this.host, '-p', String(this.portValue ?? -1)];
     if (this.storeDir) args.push('-js', '-sd', this.storeDir);
     args.push(...(this.options.args ?? []));
     this.proc = new ManagedProcess({ name: `nats-server`, command: this.binary, args }).start();
