@@ -13,7 +13,9 @@ import { Service, type FlagSpecs } from '@kubets/service-kit';
 import { Gauge } from 'prom-client';
 import { CriKubelet } from './cri';
 import { HollowNode } from './hollow/hollow-node';
+import { DEFAULT_EVICTION_HARD, parseEvictionHard } from './node/pressure';
 import { NodeAgent } from './node/node-agent';
+import { StaticPodSource } from './static/static-pods';
 import { KubeletServer } from './server';
 
 const FLAGS = {
@@ -40,7 +42,11 @@ const FLAGS = {
   'cgroup-root': { type: 'string', default: '', description: 'Cgroup parent of pod cgroups (cgroupfs driver): pods go to <cgroup-root>/pod<uid>. Empty: the runtime decides' },
   'cluster-dns': { type: 'list', description: 'DNS server IPs for pods with dnsPolicy ClusterFirst' },
   'cluster-domain': { type: 'string', default: 'cluster.local', description: 'The cluster domain: pods search <ns>.svc.<domain>' },
-  'pod-manifest-path': { type: 'string', description: 'Directory of static pod manifests (static pods are not implemented yet: ignored with a warning)' },
+  'pod-manifest-path': { type: 'string', description: 'Directory of static pod manifests (one Pod per file): run without an API server, shown there as mirror pods' },
+  'file-check-frequency': { type: 'duration', default: '20s', description: 'How often --pod-manifest-path is re-read in full (changes are also picked up at once through inotify)' },
+  'eviction-hard': { type: 'list', default: DEFAULT_EVICTION_HARD, description: 'Hard eviction thresholds (signal<quantity or percent): crossing one reports MemoryPressure, DiskPressure or PIDPressure' },
+  'cni-conf-dir': { type: 'string', description: "Where the kubelet writes the CNI config (10-kubets.conflist: bridge + host-local on the Node's podCIDR) for the runtime; unset: the CNI config is managed by someone else" },
+  'cni-bridge': { type: 'string', default: 'kubets0', description: 'The bridge of the CNI config written to --cni-conf-dir' },
   'node-status-update-frequency': { type: 'duration', default: '10s', description: 'How often the runtime status is checked and the node status posted when it changed' },
   'pod-sync-period': { type: 'duration', default: '1s', description: 'How often every pod is re-synced with the runtime (kubelet: the PLEG relist period)' },
   'housekeeping-interval': { type: 'duration', default: '30s', description: 'How often sandboxes of pods that no longer exist are removed' },
@@ -135,12 +141,15 @@ async function runCri(svc: Service<typeof FLAGS>): Promise<void> {
   // As the kubelet: a runtime that is not up yet does not stop the node from
   // registering; it is reported NotReady until the runtime answers.
   await cri.waitForReady(10_000).catch((e: Error) => log.warn({ endpoint: cfg.containerRuntimeEndpoint, err: e.message }, 'container runtime not reachable yet'));
-  if (cfg.podManifestPath) log.warn({ path: cfg.podManifestPath }, 'static pods (--pod-manifest-path) are not implemented yet: ignored');
+  const evictionHard = parseEvictionHard(cfg.evictionHard);
+  const rootDir = path.resolve(cfg.rootDir);
+  const statics = cfg.podManifestPath ? new StaticPodSource(path.resolve(cfg.podManifestPath), name, cfg.fileCheckFrequency, log.child({ actor: 'static-pods', node: name })) : undefined;
   const client = await Client.fromKubeconfig(cfg.kubeconfig, { grpcAddress: cfg.grpcAddress, component: 'kubelet', log });
-  const system = await svc.connectNats(cfg.natsUrl);
+  // Nothing below waits for NATS or the API server: the static pods (which
+  // may be the control plane itself) must run first.
+  const system = await svc.connectNats(cfg.natsUrl, { waitForConnection: false });
   const factory = new InformerFactory({ client, nats: cfg.natsUrl, log });
   svc.onShutdown('informers', () => factory.shutdown());
-  const rootDir = path.resolve(cfg.rootDir);
   const node = new NodeAgent(
     client,
     cri,
@@ -155,6 +164,9 @@ async function runCri(svc: Service<typeof FLAGS>): Promise<void> {
       statusUpdateMs: cfg.nodeStatusUpdateFrequency,
       statusReportMs: cfg.nodeStatusReportFrequency,
       rootDir,
+      evictionHard,
+      ...(cfg.cniConfDir ? { cniConfDir: path.resolve(cfg.cniConfDir) } : {}),
+      cniBridge: cfg.cniBridge,
     },
     log.child({ actor: 'node', node: name }),
   );
@@ -175,6 +187,7 @@ async function runCri(svc: Service<typeof FLAGS>): Promise<void> {
       housekeepingMs: cfg.housekeepingInterval,
     },
     log.child({ node: name }),
+    statics,
   );
   svc.onShutdown('kubelet', async () => {
     kubelet.stop();
@@ -185,12 +198,21 @@ async function runCri(svc: Service<typeof FLAGS>): Promise<void> {
   if (server) node.setKubeletPort(server.port);
   await node.start();
   await kubelet.start(system, factory);
-  await factory.start();
-  await factory.waitForCacheSync(60_000);
-  kubelet.startHousekeeping();
   await svc.serveHttp(cfg.healthzBindAddress);
   svc.markReady();
-  log.info({ node: name, runtime: cfg.containerRuntimeEndpoint, rootDir }, `kubets-kubelet: node ${name} running pods on ${cfg.containerRuntimeEndpoint}`);
+  log.info({ node: name, runtime: cfg.containerRuntimeEndpoint, rootDir, staticPods: statics?.list().length ?? 0 }, `kubets-kubelet: node ${name} running pods on ${cfg.containerRuntimeEndpoint}`);
+  // The API side, whenever the control plane answers: the pods bound to this
+  // node, then housekeeping (only once the list is complete, or it would
+  // remove the sandboxes of pods it has not heard of yet) and mirror pods.
+  try {
+    await factory.start();
+    await factory.waitForCacheSync();
+  } catch (e) {
+    if (svc.shuttingDown) return; // shut down before the control plane answered
+    throw e;
+  }
+  kubelet.startHousekeeping();
+  log.info({ node: name }, 'pods bound to this node listed: housekeeping and mirror pods started');
 }
 
 /**

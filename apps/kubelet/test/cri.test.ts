@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { ActorSystem } from '@kubets/actor';
 import { ContainerState, CriClient } from '@kubets/cri-client';
 import pino from 'pino';
 import { KubeletProtocol, kubeletSubject } from '../src/cri';
+import { httpReady, startCriKubelet } from './helpers';
 import { Containerd, ControlPlane, builtApp, freePort, spawnProcess, testImageRef, waitFor, type ManagedProcess } from '@kubets/testkit';
 
 jest.setTimeout(600_000);
@@ -14,25 +14,6 @@ const NODE = 'cri-node';
 const HTTPD = testImageRef('busybox-httpd');
 const CRASHER = testImageRef('crasher');
 const PROBE = testImageRef('probe-target');
-
-/** GET http://<ip>:<port><path> from the host (pod IPs of the harness's own bridge only). */
-function httpGet(ip: string, port: number, urlPath = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: ip, port, path: urlPath, timeout: 3000, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-/** Without a readiness probe a container is ready once it runs, maybe before httpd listens: retry until it answers. */
-function httpReady(ip: string, port = 8080): Promise<{ status: number; body: string }> {
-  return waitFor(() => httpGet(ip, port).then((r) => (r.status === 200 ? r : undefined)), { timeoutMs: 20_000, intervalMs: 100, description: `HTTP 200 from ${ip}:${port}` });
-}
 
 const pod = (name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}) => ({
   apiVersion: 'v1',
@@ -54,21 +35,14 @@ describe('kubets-kubelet on containerd (CRI)', () => {
   let rootDir: string;
   const procs: ManagedProcess[] = [];
 
-  const startKubelet = async () => {
-    const p = spawnProcess({
+  const startKubelet = () =>
+    startCriKubelet({
+      env,
+      cd,
+      node: NODE,
+      rootDir,
       name: 'cri-kubelet',
-      command: process.execPath,
       args: [
-        builtApp('kubelet'),
-        `--kubeconfig=${env.kubeconfig}`,
-        `--grpc-address=127.0.0.1:${env.apiservers[0]!.grpcPort}`,
-        `--nats-url=${env.nats!.url}`,
-        `--healthz-bind-address=127.0.0.1:${await freePort()}`,
-        `--container-runtime-endpoint=${cd.endpoint}`,
-        `--hostname-override=${NODE}`,
-        '--node-ip=127.0.0.1',
-        `--root-dir=${rootDir}`,
-        `--cgroup-root=${cd.cgroupParent}`,
         '--max-pods=50',
         '--node-labels=zone=z1',
         '--node-lease-duration-seconds=8',
@@ -76,17 +50,8 @@ describe('kubets-kubelet on containerd (CRI)', () => {
         '--housekeeping-interval=5s',
         // Written into pods' resolv.conf only (nothing in the tests resolves names).
         '--cluster-dns=10.96.0.10',
-        // The HTTPS server for logs and exec: the API server's kubelet client certificate is from this CA.
-        `--client-ca-file=${path.join(env.dir, 'pki/ca.crt')}`,
-        '--address=127.0.0.1',
-        '--port=0',
       ],
     });
-    await p.waitForLog(/running pods on/, 90_000).catch((e) => {
-      throw new Error(`${(e as Error).message}\n${p.tail(40)}`);
-    });
-    return p;
-  };
 
   const kubectl = async (args: string[], input?: string) => {
     const r = await env.kubectl(args, { input, timeoutMs: 120_000 });

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import { ReplyError, actorSubject, defineActor, defineProtocol, jsonCodec, method, type ActorContext, type ActorRef, type ActorSystem } from '@kubets/actor';
-import type { Client, EventRecorder, Informer, InformerFactory, Pod } from '@kubets/client';
+import { NODES, PODS, isAlreadyExists, isConflict, isNotFound, type Client, type EventRecorder, type Informer, type InformerFactory, type KObject, type Pod } from '@kubets/client';
 import { ContainerState, type CriClient } from '@kubets/cri-client';
 import type { Logger } from 'pino';
 import * as L from './labels';
+import { CONFIG_MIRROR, isMirrorPod, type StaticPodSource } from '../static/static-pods';
 import { PodWorker, type PodWorkerConfig } from './pod-worker';
 import { podDir } from './volumes';
 
@@ -51,6 +52,18 @@ export const KubeletProtocol = defineProtocol({
   housekeeping: method(jsonCodec(anyObject), jsonCodec(anyObject)),
 });
 
+/** The NATS subject of a node's mirror pod actor. */
+export function mirrorSubject(node: string): string {
+  return actorSubject('kubelet', 'mirror', node);
+}
+
+export const MirrorProtocol = defineProtocol({
+  /** Make the mirror pods match the static pods now. */
+  sync: method(jsonCodec(anyObject), jsonCodec(anyObject)),
+  /** Debug: static pods and their mirrors. */
+  status: method(jsonCodec(anyObject), jsonCodec(anyObject)),
+});
+
 const PodProtocol = defineProtocol({
   sync: method(jsonCodec(anyObject), jsonCodec(anyObject)),
   tick: method(jsonCodec(anyObject), jsonCodec(anyObject)),
@@ -73,7 +86,10 @@ export interface CriKubeletOptions extends PodWorkerConfig {
 export class CriKubelet implements ContainerLocator {
   private informer!: Informer<Pod>;
   private ref: ActorRef<typeof KubeletProtocol> | undefined;
+  private mirrorRef: ActorRef<typeof MirrorProtocol> | undefined;
   private housekeepingTimer: NodeJS.Timeout | undefined;
+  private mirrorTimer: NodeJS.Timeout | undefined;
+  private synced = false;
 
   constructor(
     private readonly cri: CriClient,
@@ -81,36 +97,150 @@ export class CriKubelet implements ContainerLocator {
     private readonly recorder: EventRecorder,
     private readonly o: CriKubeletOptions,
     private readonly log: Logger,
+    /** Static pods (--pod-manifest-path): they run with no API server and get mirror pods once it answers. */
+    private readonly statics?: StaticPodSource,
   ) {}
 
+  /**
+   * Starts the pod actors: static pods at once (no API server or NATS
+   * needed); the pods bound to this node as the informer (created here on
+   * `factory`, started by the caller) reports them.
+   */
   async start(system: ActorSystem, factory: InformerFactory): Promise<void> {
     fs.mkdirSync(this.o.rootDir, { recursive: true });
     this.informer = factory.podsOnNode(this.o.nodeName);
     this.ref = await system.spawn(this.kubeletActor());
     const key = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
-    this.informer.onAdd((p) => this.ref!.tell('pod', { uid: String(p.metadata.uid), key: key(p) }));
+    // Mirror pods are the API's view of static pods: they never get an actor of their own.
+    const tell = (p: Pod, gone?: boolean) => {
+      if (isMirrorPod(p)) this.mirrorRef?.tell('sync', {});
+      else this.ref!.tell('pod', { uid: String(p.metadata.uid), key: key(p), ...(gone ? { gone: true } : {}) });
+    };
+    this.informer.onAdd((p) => tell(p));
     this.informer.onUpdate((old, p) => {
-      if (old.metadata.uid !== p.metadata.uid) this.ref!.tell('pod', { uid: String(old.metadata.uid), key: key(old), gone: true });
-      this.ref!.tell('pod', { uid: String(p.metadata.uid), key: key(p) });
+      if (old.metadata.uid !== p.metadata.uid) tell(old, true);
+      tell(p);
     });
-    this.informer.onDelete((p) => this.ref!.tell('pod', { uid: String(p.metadata.uid), key: key(p), gone: true }));
+    this.informer.onDelete((p) => tell(p, true));
+    if (this.statics) {
+      this.mirrorRef = await system.spawn(this.mirrorActor());
+      this.statics.start({
+        add: (p) => {
+          this.ref!.tell('pod', { uid: String(p.metadata.uid), key: key(p) });
+          this.mirrorRef!.tell('sync', {});
+        },
+        delete: (p) => {
+          this.ref!.tell('pod', { uid: String(p.metadata.uid), key: key(p), gone: true });
+          this.mirrorRef!.tell('sync', {});
+        },
+      });
+      this.mirrorTimer = setInterval(() => this.mirrorRef?.tell('sync', {}), 10_000);
+      this.mirrorTimer.unref();
+    }
   }
 
-  /** After the informer synced: remove what belongs to pods that no longer exist, then every housekeepingMs. */
+  /** After the informer synced: remove what belongs to pods that no longer exist, then every housekeepingMs; mirror pods from now on. */
   startHousekeeping(): void {
+    this.synced = true;
     this.ref!.tell('housekeeping', {});
+    this.mirrorRef?.tell('sync', {});
     this.housekeepingTimer = setInterval(() => this.ref?.tell('housekeeping', {}), this.o.housekeepingMs);
     this.housekeepingTimer.unref();
   }
 
   stop(): void {
     if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
+    if (this.mirrorTimer) clearInterval(this.mirrorTimer);
+    this.statics?.stop();
     this.log.debug('kubelet pod side stopped');
   }
 
   private podByUid(uid: string, key: string): Pod | undefined {
+    const s = this.statics?.byUid(uid);
+    if (s) return s;
     const p = this.informer.get(key);
-    return p && p.metadata.uid === uid ? p : undefined;
+    return p && p.metadata.uid === uid && !isMirrorPod(p) ? p : undefined;
+  }
+
+  /** All pods this kubelet should run: static ones and those the API binds to this node. */
+  private desiredPods(): Pod[] {
+    return [...(this.statics?.list() ?? []), ...this.informer.list().filter((p) => !isMirrorPod(p))];
+  }
+
+  /**
+   * The mirror pod actor (kubelet's mirror client): for every static pod a
+   * pod in the API with the same name, annotated kubernetes.io/config.mirror
+   * with the static pod's hash and owned by the Node; a mirror that is
+   * deleted, stale (another hash) or left from a removed manifest is
+   * deleted and, where a static pod remains, created again.
+   */
+  private mirrorActor() {
+    const self = this;
+    let nodeUid: string | undefined;
+    return defineActor<typeof MirrorProtocol, { created: number; deleted: number }>({
+      name: 'mirror-pods',
+      protocol: MirrorProtocol,
+      subject: mirrorSubject(this.o.nodeName),
+      init: () => ({ created: 0, deleted: 0 }),
+      handlers: {
+        sync: async (_m, ctx) => {
+          if (!self.synced || !self.statics) return { synced: false };
+          const pods = self.client.resource(PODS);
+          const del = async (p: Pod, why: string) => {
+            try {
+              await pods.delete(String(p.metadata.namespace), String(p.metadata.name), { gracePeriodSeconds: 0, preconditions: { uid: String(p.metadata.uid) } });
+              ctx.state.deleted++;
+              ctx.log.info({ pod: `${p.metadata.namespace}/${p.metadata.name}`, why }, 'deleted a mirror pod');
+            } catch (e) {
+              if (!isNotFound(e) && !isConflict(e)) throw e;
+            }
+          };
+          try {
+            for (const s of self.statics.list()) {
+              const ns = String(s.metadata.namespace);
+              const name = String(s.metadata.name);
+              const m = self.informer.getByName(ns, name);
+              if (m && isMirrorPod(m) && m.metadata.annotations?.[CONFIG_MIRROR] === s.metadata.uid && !m.metadata.deletionTimestamp) continue;
+              if (m && !isMirrorPod(m)) {
+                ctx.log.warn({ pod: `${ns}/${name}` }, 'a pod that is not a mirror has the name of a static pod: no mirror pod');
+                continue;
+              }
+              if (m) await del(m, m.metadata.deletionTimestamp ? 'deleted through the API' : 'the static pod changed');
+              nodeUid ??= String((await self.client.resource(NODES).get(undefined, self.o.nodeName)).metadata.uid);
+              const meta = s.metadata as KObject['metadata'];
+              const mirror: KObject = {
+                apiVersion: 'v1',
+                kind: 'Pod',
+                metadata: {
+                  name,
+                  namespace: ns,
+                  ...(meta.labels ? { labels: meta.labels } : {}),
+                  annotations: { ...(meta.annotations ?? {}), [CONFIG_MIRROR]: String(s.metadata.uid) },
+                  ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: self.o.nodeName, uid: nodeUid, controller: true }],
+                },
+                spec: s.spec as KObject['spec'],
+              };
+              try {
+                await pods.create(ns, mirror);
+                ctx.state.created++;
+                ctx.log.info({ pod: `${ns}/${name}` }, 'created a mirror pod');
+              } catch (e) {
+                if (!isAlreadyExists(e)) throw e;
+              }
+            }
+            for (const p of self.informer.list()) {
+              if (isMirrorPod(p) && !self.statics.getByName(String(p.metadata.namespace), String(p.metadata.name))) await del(p, 'its static pod is gone');
+            }
+          } catch (e) {
+            // The API server may be down (static pods run on): the next sync retries.
+            ctx.log.warn({ err: (e as Error).message }, 'mirror pod sync failed: retrying');
+            return { synced: false };
+          }
+          return { synced: true };
+        },
+        status: (_m, ctx) => ({ static: self.statics?.list().map((p) => `${p.metadata.namespace}/${p.metadata.name}`) ?? [], ...ctx.state }),
+      },
+    });
   }
 
   private kubeletActor() {
@@ -121,7 +251,7 @@ export class CriKubelet implements ContainerLocator {
       subject: kubeletSubject(this.o.nodeName),
       init: (ctx) => {
         // A new incarnation (start or restart after a crash) re-creates the pod actors.
-        for (const p of self.informer.list()) {
+        for (const p of self.desiredPods()) {
           ctx.self.tell('pod', { uid: String(p.metadata.uid), key: `${p.metadata.namespace}/${p.metadata.name}` });
         }
         return { gone: new Set() };
@@ -151,7 +281,7 @@ export class CriKubelet implements ContainerLocator {
           return loc;
         },
         housekeeping: async (_m, ctx) => {
-          const known = new Set(self.informer.list().map((p) => String(p.metadata.uid)));
+          const known = new Set(self.desiredPods().map((p) => String(p.metadata.uid)));
           let res;
           try {
             res = await self.cri.listPodSandbox({ filter: { labelSelector: { [L.KUBELET_MANAGED]: 'true' } } });
@@ -251,6 +381,11 @@ export class CriKubelet implements ContainerLocator {
     if (w.finished) return;
     // Our own status writes come back through the informer: keep the newest spec/metadata.
     w.pod = pod;
+    // A static pod's status goes to its mirror pod, once there is one.
+    if (this.statics?.byUid(uid)) {
+      const m = this.informer.getByName(String(pod.metadata.namespace), String(pod.metadata.name));
+      w.mirrorUid = m && isMirrorPod(m) && m.metadata.annotations?.[CONFIG_MIRROR] === uid ? String(m.metadata.uid) : null;
+    }
     try {
       await w.sync();
       this.lastErrors.delete(uid);
@@ -286,8 +421,8 @@ export class CriKubelet implements ContainerLocator {
   }
 
   async findContainer(namespace: string, name: string, container?: string, options: { previous?: boolean } = {}): Promise<ContainerLocation | undefined> {
-    const pod = this.informer.getByName(namespace, name);
-    if (!pod) return undefined;
+    const pod = this.statics?.getByName(namespace, name) ?? this.informer.getByName(namespace, name);
+    if (!pod || isMirrorPod(pod)) return undefined;
     const uid = String(pod.metadata.uid);
     const cname = container ?? ((pod.spec as AnyObj).containers?.[0]?.name as string | undefined);
     if (!cname) return undefined;

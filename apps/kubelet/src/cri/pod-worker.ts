@@ -184,7 +184,7 @@ export class PodWorker {
         this.sandboxId = ready.id;
         this.sandboxConfig = this.buildSandboxConfig(ready.metadata?.attempt ?? 0);
         const st = await this.d.cri.podSandboxStatus({ podSandboxId: ready.id });
-        this.podIP = st.status?.network?.ip ?? '';
+        this.podIP = this.sandboxIP(st.status?.network?.ip);
       }
       // Sandboxes left behind by earlier attempts go.
       for (const s of sorted) if (s.id !== ready.id) await this.removeSandbox(s.id);
@@ -212,7 +212,7 @@ export class PodWorker {
       this.sandboxId = res.podSandboxId;
       this.sandboxConfig = config;
       const st = await this.d.cri.podSandboxStatus({ podSandboxId: res.podSandboxId });
-      this.podIP = st.status?.network?.ip ?? '';
+      this.podIP = this.sandboxIP(st.status?.network?.ip);
       this.log.info({ sandbox: res.podSandboxId, podIP: this.podIP, ms: Date.now() - t0 }, 'pod sandbox started');
       return true;
     } catch (e) {
@@ -372,6 +372,11 @@ export class PodWorker {
       this.waiting.set(c.name, { reason: 'RunContainerError', message: (e as Error).message });
       this.event('Warning', 'Failed', `Error: failed to start container "${c.name}": ${(e as Error).message}`, fp);
     }
+  }
+
+  /** A pod's IP: the sandbox's, or the node's for a hostNetwork pod (its sandbox has none), as the kubelet reports it. */
+  private sandboxIP(ip: string | undefined): string {
+    return this.spec.hostNetwork ? this.d.config.nodeIP : (ip ?? '');
   }
 
   /** The CRI containers of this pod, by container name, newest attempt first. */
@@ -730,7 +735,8 @@ export class PodWorker {
         c.message = c.type === 'Initialized' ? `containers with incomplete status: [${names.join(' ')}]` : `containers with unready status: [${names.join(' ')}]`;
       }
     }
-    const json = JSON.stringify(status);
+    if (this.mirrorUid === null) return; // a static pod without a mirror pod (yet): nothing to write to
+    const json = `${JSON.stringify(status)}|${this.mirrorUid ?? ''}`;
     if (json === this.lastStatus) return;
     try {
       const updated = await this.d.client.resource(PODS).patchStatus(this.namespace, this.name, 'merge', { status });
@@ -747,6 +753,8 @@ export class PodWorker {
   }
   private reportedRunning = false;
   private sandboxStopped = false;
+  /** Static pods only: the UID of the mirror pod that gets the status (null: none yet). Undefined for API pods. */
+  mirrorUid: string | null | undefined;
   /** restartCount of each container in the sandbox that was replaced, so counts keep growing across sandboxes. */
   private readonly restartBase = new Map<string, number>();
 
@@ -791,7 +799,7 @@ export class PodWorker {
 type CriError = { details?: string };
 
 /** Stable JSON (sorted keys), so the hash does not depend on the order the API server wrote fields in. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as AnyObj)[k])}`).join(',')}}`;
   return JSON.stringify(v) ?? 'null';

@@ -1,9 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Client, KObject } from '@kubets/client';
-import { LEASES, NODES, isAlreadyExists, isNotFound, isRetryable } from '@kubets/client';
+import { LEASES, NODES, isAlreadyExists, isNotFound, isRetryable, isStatusError } from '@kubets/client';
 import type { CriClient } from '@kubets/cri-client';
 import type { Logger } from 'pino';
+import { writeCniConfig } from './cni-config';
+import { crossed, observe, pressureConditions, type Threshold } from './pressure';
 
 export const KUBELET_VERSION = 'v1.32.0-kubets';
 
@@ -23,7 +26,16 @@ export interface NodeAgentOptions {
   rootDir: string;
   /** The port of the kubelet's HTTPS server (status.daemonEndpoints); default 10250. */
   kubeletPort?: number;
+  /** Hard eviction thresholds: crossing one reports the matching pressure condition. */
+  evictionHard: Threshold[];
+  /** Where the kubelet writes the CNI config for the node's podCIDR; unset: the CNI config is not the kubelet's. */
+  cniConfDir?: string;
+  /** The bridge of that CNI config. */
+  cniBridge: string;
 }
+
+/** kubelet's nodeStatusMaxImages: the largest images reported in status.images. */
+const MAX_IMAGES = 50;
 
 /** GOARCH of this machine, as Kubernetes labels it. */
 export function goArch(): string {
@@ -69,6 +81,12 @@ export class NodeAgent {
   private lastPostedAt = 0;
   private readonly transitions = new Map<string, { status: string; at: string }>();
   private runtimeVersion = 'containerd://unknown';
+  private images: Array<{ names: string[]; sizeBytes: number }> = [];
+  private imageFsDir: string | undefined;
+  private pressure = pressureConditions([]);
+  private podCIDR: string | undefined;
+  private cniTimer: NodeJS.Timeout | undefined;
+  private registration: Promise<void> | undefined;
   readonly stats = { leaseRenewals: 0, statusPosts: 0, errors: 0 };
 
   constructor(
@@ -147,9 +165,7 @@ export class NodeAgent {
         capacity: resources,
         allocatable: resources,
         conditions: [
-          this.condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available', t),
-          this.condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure', t),
-          this.condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available', t),
+          ...this.pressure.map((c) => this.condition(c.type, c.status, c.reason, c.message, t)),
           ready.ready
             ? this.condition('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status', t)
             : this.condition('Ready', 'False', 'KubeletNotReady', ready.message, t),
@@ -159,6 +175,7 @@ export class NodeAgent {
           { type: 'Hostname', address: name },
         ],
         daemonEndpoints: { kubeletEndpoint: { Port: this.o.kubeletPort ?? 10250 } },
+        images: this.images,
         nodeInfo: {
           machineID: readTrim('/etc/machine-id', ''),
           systemUUID: readTrim('/sys/class/dmi/id/product_uuid', ''),
@@ -187,6 +204,26 @@ export class NodeAgent {
     } catch (e) {
       this.readyStatus = { ready: false, message: `container runtime is down: ${(e as Error).message}` };
     }
+    await this.checkImages();
+    this.pressure = pressureConditions(crossed(this.o.evictionHard, observe(this.o.rootDir, this.imageFsDir)));
+  }
+
+  /** status.images as the kubelet reports them: every name (tags, then digests) and the size, largest first. */
+  private async checkImages(): Promise<void> {
+    try {
+      const res = await this.cri.listImages({}, { timeoutMs: 10_000 });
+      this.images = res.images
+        .map((i) => ({ names: [...i.repoTags, ...i.repoDigests], sizeBytes: Number(i.size) }))
+        .filter((i) => i.names.length > 0)
+        .sort((a, b) => b.sizeBytes - a.sizeBytes || a.names[0]!.localeCompare(b.names[0]!))
+        .slice(0, MAX_IMAGES);
+      if (this.imageFsDir === undefined) {
+        const fsInfo = await this.cri.imageFsInfo({ timeoutMs: 10_000 });
+        this.imageFsDir = fsInfo.imageFilesystems[0]?.fsId?.mountpoint || '';
+      }
+    } catch {
+      // the runtime is down: Ready says so; the last list stays
+    }
   }
 
   async start(): Promise<void> {
@@ -197,22 +234,60 @@ export class NodeAgent {
       this.log.warn({ err: (e as Error).message }, 'could not read the container runtime version');
     }
     await this.checkRuntime();
-    await this.retrying('register', () => this.register());
-    await this.retrying('lease', () => this.renewLease());
-    this.leaseTimer = setInterval(() => this.enqueue('lease', () => this.renewLease()), this.o.leaseRenewMs);
-    this.leaseTimer.unref();
-    this.statusTimer = setInterval(() => this.enqueue('status', () => this.updateStatus()), this.o.statusUpdateMs);
-    this.statusTimer.unref();
+    // As the kubelet: the node keeps running its (static) pods while the API
+    // server is unreachable, and registers once it answers.
+    this.registration = (async () => {
+      await this.retrying('register', () => this.register());
+      await this.retrying('lease', () => this.renewLease());
+      if (this.stopped) return;
+      this.leaseTimer = setInterval(() => this.enqueue('lease', () => this.renewLease()), this.o.leaseRenewMs);
+      this.leaseTimer.unref();
+      this.statusTimer = setInterval(() => this.enqueue('status', () => this.updateStatus()), this.o.statusUpdateMs);
+      this.statusTimer.unref();
+      if (this.o.cniConfDir) {
+        // The podCIDR comes from the node IPAM controller shortly after registration; it never changes after.
+        this.cniTimer = setInterval(() => this.enqueue('cni', () => this.syncCni()), 1_000);
+        this.cniTimer.unref();
+        this.enqueue('cni', () => this.syncCni());
+      }
+    })().catch((e: Error) => {
+      if (!this.stopped) this.log.error({ err: e.message }, 'node registration failed for good');
+    });
   }
 
+  /** Resolves once the node is registered and its Lease exists (never rejects). */
+  registered(): Promise<void> {
+    return this.registration ?? Promise.resolve();
+  }
+
+  /** The node's podCIDR, once the node IPAM controller gave it one. */
+  get nodePodCIDR(): string | undefined {
+    return this.podCIDR;
+  }
+
+  private async syncCni(): Promise<void> {
+    if (!this.o.cniConfDir || this.podCIDR) return;
+    const node = await this.client.resource(NODES).get(undefined, this.o.name);
+    const cidr = (node.spec as { podCIDR?: string } | undefined)?.podCIDR;
+    if (!cidr) return;
+    if (writeCniConfig(this.o.cniConfDir, cidr, this.o.cniBridge, path.join(this.o.rootDir, 'cni-ipam'))) this.log.info({ podCIDR: cidr, dir: this.o.cniConfDir, bridge: this.o.cniBridge }, 'wrote the CNI config for the node podCIDR');
+    this.podCIDR = cidr;
+    if (this.cniTimer) clearInterval(this.cniTimer);
+    // NetworkReady turns true once containerd loaded the config: post Ready soon, not in 10 s.
+    this.enqueue('status', () => this.updateStatus());
+  }
+
+  /** Retries `fn` (any error: the API server may not be up yet) with back-off until it succeeds or the agent stops. */
   private async retrying(what: string, fn: () => Promise<void>): Promise<void> {
     for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
+      if (this.stopped) throw new Error('node agent stopped');
       try {
         return await fn();
       } catch (e) {
-        if (this.stopped || !(isRetryable(e) || (e as { code?: number }).code! >= 500)) throw e;
+        if (this.stopped) throw e;
         this.stats.errors++;
-        this.log.warn({ what, err: (e as Error).message, retryInMs: delay }, 'node agent: retrying');
+        // Unreachable and 5xx are expected while the control plane starts; anything else is worth an error line.
+        this.log[isRetryable(e) || !isStatusError(e) || e.code >= 500 ? 'warn' : 'error']({ what, err: (e as Error).message, retryInMs: delay }, 'node agent: retrying');
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -237,7 +312,7 @@ export class NodeAgent {
 
   private fingerprint(obj: KObject): string {
     const st = obj.status as { conditions: Array<{ type: string; status: string; message: string }>; capacity: unknown };
-    return JSON.stringify([st.conditions.map((c) => [c.type, c.status, c.message]), st.capacity, this.runtimeVersion]);
+    return JSON.stringify([st.conditions.map((c) => [c.type, c.status, c.message]), st.capacity, this.runtimeVersion, this.images]);
   }
 
   private async updateStatus(): Promise<void> {
@@ -282,6 +357,7 @@ export class NodeAgent {
     this.stopped = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.statusTimer) clearInterval(this.statusTimer);
+    if (this.cniTimer) clearInterval(this.cniTimer);
     await this.mailbox;
   }
 }
