@@ -276,7 +276,10 @@ describe('CriClient against a real containerd', () => {
     );
     expect(st.exitCode).toBe(1);
     expect(st.reason).toBe('Error');
-    expect(st.finishedAt).toBeGreaterThanOrEqual(st.startedAt);
+    // containerd stamps startedAt when the start call returns; a process that
+    // exits at once can have finished a few ms before that (seen in CI).
+    expect(st.startedAt).toBeGreaterThan(0n);
+    expect(st.finishedAt).toBeGreaterThan(st.startedAt - 1_000_000_000n);
     await cri.removeContainer({ containerId: crasherId });
   });
 
