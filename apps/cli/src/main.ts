@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// kubets: the cluster CLI (kubeadm's counterpart). Commands: init, up, down.
+// kubets: the cluster CLI (kubeadm's counterpart). Commands: init, up, down, serve, image.
 import path from 'node:path';
 import { ConfigError, parseFlags, type FlagSpecs } from '@kubets/service-kit';
 import { configFromFlags, InitConfigError, type InitFlags } from './config';
 import { DEFAULT_OUT_DIR, InitError, runInit, type InitResult } from './init';
 import { down, DOWN_USAGE, up, UP_USAGE } from './up';
+import { image, IMAGE_USAGE } from './up/image';
 import { serve, SERVE_USAGE } from './up/serve';
 
 const VERSION = '0.1.0';
@@ -58,6 +59,7 @@ Commands:
   up          Start a local cluster (every component a background process)
   down        Stop the local cluster 'up' started
   serve       Run one component of the local cluster in the foreground (nx serve targets)
+  image       Load images into the local cluster's real node without a registry (image load)
   version     Print the version
   help        Help about a command
 
@@ -178,7 +180,8 @@ function main(): void {
       case 'up':
       case 'down':
       case 'serve':
-        (command === 'up' ? up(rest) : command === 'down' ? down(rest) : serve(rest)).then(
+      case 'image':
+        (command === 'up' ? up(rest) : command === 'down' ? down(rest) : command === 'image' ? image(rest) : serve(rest)).then(
           (code) => process.exit(code),
           (err: unknown) => {
             process.stderr.write(`error: ${process.env.KUBETS_DEBUG ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}\n`);
@@ -198,6 +201,7 @@ function main(): void {
         else if (command === 'help' && rest[0] === 'up') process.stdout.write(UP_USAGE);
         else if (command === 'help' && rest[0] === 'down') process.stdout.write(DOWN_USAGE);
         else if (command === 'help' && rest[0] === 'serve') process.stdout.write(SERVE_USAGE);
+        else if (command === 'help' && rest[0] === 'image') process.stdout.write(IMAGE_USAGE);
         else process.stdout.write(ROOT_USAGE);
         return;
       default:

@@ -5,15 +5,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { InitSummary } from '../init';
+import type { NodeLayout } from './node';
 import type { Ports } from './ports';
 
 /** The repository root, from apps/cli/{src,dist}/up. */
-const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 
 export class UpError extends Error {}
 
 export function builtApp(app: string): string {
-  const file = path.join(ROOT, 'apps', app, 'dist', 'main.js');
+  const file = path.join(REPO_ROOT, 'apps', app, 'dist', 'main.js');
   if (!fs.existsSync(file)) throw new UpError(`${file} is missing: build first (npx nx run-many -t build)`);
   return file;
 }
@@ -106,22 +107,66 @@ export const controllerManagerCommand = (dir: string, ports: Ports, summary: Ini
 export const schedulerCommand = (dir: string, ports: Ports): Command =>
   controlPlaneClient('kubets-scheduler', 'scheduler', 'scheduler.kubeconfig', dir, ports, ports.scheduler);
 
-/** One kubelet process running `nodes` hollow nodes. */
-export function hollowKubeletCommand(dir: string, ports: Ports, nodes: number): Command {
-  const kubeconfig = fs.existsSync(path.join(dir, 'kubelet.kubeconfig')) ? path.join(dir, 'kubelet.kubeconfig') : path.join(dir, 'admin.kubeconfig');
+/** The kubelets' credentials: kubelet.kubeconfig when kubets init wrote one, else the admin's. */
+function kubeletKubeconfig(dir: string): string {
+  return fs.existsSync(path.join(dir, 'kubelet.kubeconfig')) ? path.join(dir, 'kubelet.kubeconfig') : path.join(dir, 'admin.kubeconfig');
+}
+
+/**
+ * The real node's kubelet: pods on the node's containerd, the CNI config
+ * written for the node's podCIDR (--cni-conf-dir, read by containerd), pod
+ * cgroups under one parent that kubets down removes, logs and exec for the
+ * API server's client certificate (signed by the cluster CA) on a free port.
+ */
+export function realKubeletCommand(dir: string, ports: Ports, l: NodeLayout): Command {
   return node('kubets-kubelet', 'kubelet', [
-    '--hollow',
-    `--hollow-nodes=${nodes}`,
-    '--hostname-override=node',
-    `--kubeconfig=${kubeconfig}`,
+    `--hostname-override=${l.name}`,
+    '--node-ip=127.0.0.1',
+    `--kubeconfig=${kubeletKubeconfig(dir)}`,
     `--grpc-address=${grpcAddress(ports)}`,
     `--nats-url=${natsUrl(ports)}`,
     `--healthz-bind-address=127.0.0.1:${ports.kubelet}`,
+    `--container-runtime-endpoint=unix://${l.socket}`,
+    `--root-dir=${l.kubeletRoot}`,
+    `--cni-conf-dir=${l.cniConfDir}`,
+    `--cni-bridge=${l.bridge}`,
+    `--cgroup-root=${l.cgroupRoot}`,
+    '--address=127.0.0.1',
+    '--port=0',
+    `--client-ca-file=${path.join(dir, 'pki/ca.crt')}`,
   ]);
 }
 
+/** The taint of the hollow nodes beside the real node (tolerate it to schedule onto them, e.g. in scale tests). */
+export const HOLLOW_TAINT = 'kubets.io/hollow=true:NoSchedule';
+
+/**
+ * One kubelet process running `nodes` hollow nodes. Alone (kubets up
+ * --hollow) it is "kubets-kubelet" with nodes node / node-0..N-1 and /readyz
+ * on the kubelet port; next to the real node it is "kubets-kubelet-hollow"
+ * with nodes kubets-hollow / kubets-hollow-0..N-1 on the hollow kubelet port,
+ * tainted HOLLOW_TAINT.
+ */
+export function hollowKubeletCommand(dir: string, ports: Ports, nodes: number, besideRealNode = false): Command {
+  return node(besideRealNode ? 'kubets-kubelet-hollow' : 'kubets-kubelet', 'kubelet', [
+    '--hollow',
+    `--hollow-nodes=${nodes}`,
+    `--hostname-override=${besideRealNode ? 'kubets-hollow' : 'node'}`,
+    `--kubeconfig=${kubeletKubeconfig(dir)}`,
+    `--grpc-address=${grpcAddress(ports)}`,
+    `--nats-url=${natsUrl(ports)}`,
+    `--healthz-bind-address=127.0.0.1:${besideRealNode ? ports.hollowKubelet : ports.kubelet}`,
+    // Beside the real node, hollow nodes take only pods that tolerate it, so
+    // `kubectl create deployment` runs real containers, not pretend ones.
+    ...(besideRealNode ? [`--register-with-taints=${HOLLOW_TAINT}`] : []),
+  ]);
+}
+
+/** kubeadm's default pod network of the local cluster (kubets up --pod-network-cidr). */
+export const DEFAULT_POD_SUBNET = '10.244.0.0/16';
+
 /** The kubeadm configuration `kubets up` and `kubets serve` give `kubets init`. */
-export function kubeadmConfig(ports: Ports): string {
+export function kubeadmConfig(ports: Ports, podSubnet = DEFAULT_POD_SUBNET): string {
   return [
     '# Written by `kubets up`: the local cluster on loopback.',
     'apiVersion: kubeadm.k8s.io/v1beta3',
@@ -137,7 +182,7 @@ export function kubeadmConfig(ports: Ports): string {
     `controlPlaneEndpoint: 127.0.0.1:${ports.apiserver}`,
     'networking:',
     '  serviceSubnet: 10.96.0.0/12',
-    '  podSubnet: 10.244.0.0/16',
+    `  podSubnet: ${podSubnet}`,
     '',
   ].join('\n');
 }

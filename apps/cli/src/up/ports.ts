@@ -1,5 +1,5 @@
 // The local cluster's ports: the defaults (the components' standard ports) or
-// 15 consecutive ones from --port-base.
+// 16 consecutive ones from --port-base.
 
 export interface Ports {
   nats: number;
@@ -11,6 +11,8 @@ export interface Ports {
   scheduler: number;
   controllerManager: number;
   kubelet: number;
+  /** /readyz of the hollow kubelet next to the real node. */
+  hollowKubelet: number;
 }
 
 export const DEFAULT_PORTS: Ports = {
@@ -23,7 +25,12 @@ export const DEFAULT_PORTS: Ports = {
   scheduler: 10259,
   controllerManager: 10257,
   kubelet: 10248,
+  // The kubelet's deprecated read-only port: free on kubets nodes.
+  hollowKubelet: 10255,
 };
+
+/** How many consecutive ports --port-base takes. */
+export const PORT_COUNT = 16;
 
 export function portsFrom(base: number | undefined): Ports {
   if (base === undefined) return DEFAULT_PORTS;
@@ -38,5 +45,6 @@ export function portsFrom(base: number | undefined): Ports {
     scheduler: b(12),
     controllerManager: b(13),
     kubelet: b(14),
+    hollowKubelet: b(15),
   };
 }

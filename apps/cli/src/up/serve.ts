@@ -13,22 +13,37 @@ import {
   apiserverCommand,
   controllerManagerCommand,
   hollowKubeletCommand,
+  DEFAULT_POD_SUBNET,
   kubeadmConfig,
   kvCommands,
   kvHealthUrl,
   natsCommand,
+  realKubeletCommand,
   schedulerCommand,
   UpError,
   type Command,
 } from './components';
-import { portsFrom, type Ports } from './ports';
+import { PORT_COUNT, portsFrom, type Ports } from './ports';
 import { apiGet, httpOk, sleep } from './probes';
+import {
+  checkNodePrerequisites,
+  cleanupNodeHost,
+  containerdCommand,
+  criRuntimeReady,
+  ensureTestImages,
+  importImage,
+  nodeLayout,
+  prepareNode,
+  removeSandboxes,
+} from './node';
 import { alive } from './procs';
 
 export const SERVE_FLAGS = {
   dir: { type: 'string', default: '.local-cluster', description: 'State directory shared by the serve commands (PKI, kubeconfigs, data)' },
-  'port-base': { type: 'number', integer: true, min: 1024, max: 65535 - 15, description: 'Ports as in kubets up --port-base' },
-  nodes: { type: 'number', integer: true, min: 1, default: 3, description: 'Hollow nodes (kubelet only)' },
+  'port-base': { type: 'number', integer: true, min: 1024, max: 65535 - PORT_COUNT, description: 'Ports as in kubets up --port-base' },
+  nodes: { type: 'number', integer: true, min: 1, default: 3, description: 'Nodes (kubelet only): one real node and the rest hollow, as kubets up' },
+  hollow: { type: 'boolean', description: 'Every node hollow: no containerd (kubelet only)' },
+  'pod-network-cidr': { type: 'string', default: DEFAULT_POD_SUBNET, description: 'The pod network (nats only: it runs kubets init)' },
   timeout: { type: 'duration', default: '300s', description: 'How long to wait for what this component needs' },
 } as const satisfies FlagSpecs;
 
@@ -45,14 +60,19 @@ Usage:
   nats               kubets init into DIR, then nats-server (start this one first or together)
   kv                 the three kubets-kv members
   apiserver          kubets-apiserver, once the KV has a leader
-  controller-manager, scheduler, kubelet (hollow nodes)
+  controller-manager, scheduler
                      once the API server is ready
+  kubelet            the real node (containerd of its own with the test images,
+                     the CRI kubelet; needs root) and --nodes - 1 hollow nodes,
+                     or only hollow nodes with --hollow; once the API server is ready
 
 Flags:
-  --dir string        ${SERVE_FLAGS.dir.description} (default ".local-cluster")
-  --port-base int     ${SERVE_FLAGS['port-base'].description}
-  --nodes int         ${SERVE_FLAGS.nodes.description} (default 3)
-  --timeout duration  ${SERVE_FLAGS.timeout.description} (default "300s")
+  --dir string               ${SERVE_FLAGS.dir.description} (default ".local-cluster")
+  --port-base int            ${SERVE_FLAGS['port-base'].description}
+  --nodes int                ${SERVE_FLAGS.nodes.description} (default 3)
+  --hollow                   ${SERVE_FLAGS.hollow.description}
+  --pod-network-cidr string  ${SERVE_FLAGS['pod-network-cidr'].description} (default "${DEFAULT_POD_SUBNET}")
+  --timeout duration         ${SERVE_FLAGS.timeout.description} (default "300s")
 `;
 
 /** Written by `kubets serve nats` once DIR is initialised; the others wait for it (and for its pid to be alive). */
@@ -78,35 +98,86 @@ function apiserverReady(dir: string, ports: Ports, token: string) {
   return async () => (await apiGet(ports.apiserver, ca, token, '/readyz')).status === 200;
 }
 
-/** Runs the commands as children with the terminal's stdio until one exits or we are told to stop. */
-function runForeground(commands: Command[], say: (line: string) => void): Promise<number> {
-  return new Promise((resolve) => {
-    const children: ChildProcess[] = [];
-    let stopping = false;
-    let result = 0;
-    let running = commands.length;
-    const stop = (sig: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill(sig);
-    };
-    process.on('SIGINT', () => stop('SIGTERM'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    for (const c of commands) {
+/** Processes started together; stages start in order and stop in reverse order. */
+interface Stage {
+  commands: Command[];
+  /** Each in its own process group: the terminal's Ctrl-C must not reach containerd before the kubelet and the pod sandboxes are gone. */
+  detached?: boolean;
+  /** After the stage's processes started: the next stage starts once it resolves (rejecting stops everything). */
+  ready?: () => Promise<void>;
+  /** Once the later stages stopped, before this one's processes are told to. */
+  beforeStop?: () => Promise<void>;
+  /** Once this stage's processes exited. */
+  afterStop?: () => Promise<void>;
+}
+
+/** How long a component has after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 15_000;
+
+/**
+ * Runs the stages' commands as children with the terminal's stdio until one
+ * exits or we are told to stop; then stops the stages from the last one
+ * back, each with its hooks.
+ */
+async function runStages(stages: Stage[], say: (line: string) => void): Promise<number> {
+  let stopping = false;
+  let result = 0;
+  let wake!: () => void;
+  const stopRequested = new Promise<void>((r) => (wake = r));
+  const requestStop = (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    result = code;
+    wake();
+  };
+  process.on('SIGINT', () => requestStop(0));
+  process.on('SIGTERM', () => requestStop(0));
+  const started: Array<{ stage: Stage; children: Array<{ ch: ChildProcess; exited: Promise<void> }> }> = [];
+  for (const stage of stages) {
+    if (stopping) break;
+    const children = stage.commands.map((c) => {
       say(`starting ${c.name}`);
-      const ch = spawn(c.command, c.args, { stdio: 'inherit', env: process.env });
-      children.push(ch);
-      ch.on('error', (e) => say(`${c.name} failed to start: ${e.message}`));
-      ch.on('exit', (code, sig) => {
-        if (!stopping) {
-          say(`${c.name} ${sig ? `was killed by ${sig}` : `exited with code ${code}`}; stopping the rest`);
-          result = code ?? 1;
-          stop('SIGTERM');
-        }
-        if (--running === 0) resolve(result);
+      const ch = spawn(c.command, c.args, { stdio: 'inherit', env: process.env, detached: stage.detached });
+      const exited = new Promise<void>((resolve) => {
+        ch.on('error', (e) => {
+          say(`${c.name} failed to start: ${e.message}`);
+          requestStop(1);
+          resolve();
+        });
+        ch.on('exit', (code, sig) => {
+          if (!stopping) {
+            say(`${c.name} ${sig ? `was killed by ${sig}` : `exited with code ${code}`}; stopping the rest`);
+            requestStop(code ?? 1);
+          }
+          resolve();
+        });
       });
+      return { ch, exited };
+    });
+    started.push({ stage, children });
+    if (stage.ready) {
+      await Promise.race([
+        stage.ready().catch((e: Error) => {
+          say(e.message);
+          requestStop(1);
+        }),
+        stopRequested,
+      ]);
     }
-  });
+  }
+  await stopRequested;
+  for (const { stage, children } of started.reverse()) {
+    await stage.beforeStop?.().catch((e: Error) => say(e.message));
+    const live = children.filter(({ ch }) => ch.exitCode === null && ch.signalCode === null);
+    for (const { ch } of live) ch.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      for (const { ch } of live) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGKILL');
+    }, STOP_GRACE_MS);
+    await Promise.all(children.map((c) => c.exited));
+    clearTimeout(timer);
+    await stage.afterStop?.().catch((e: Error) => say(e.message));
+  }
+  return result;
 }
 
 export async function serve(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
@@ -119,7 +190,7 @@ export async function serve(argv: string[], out: NodeJS.WritableStream = process
     process.stderr.write(`error: unknown component "${component}" for "kubets serve"; one of ${SERVE_COMPONENTS.join(', ')}\n`);
     return 2;
   }
-  let cfg: { dir: string; portBase?: number; nodes: number; timeout: number };
+  let cfg: ServeConfig;
   try {
     cfg = parseFlags(SERVE_FLAGS, { argv: rest, env: {}, configFlag: 'kubets-flags-file' }).config as typeof cfg;
   } catch (err) {
@@ -133,8 +204,8 @@ export async function serve(argv: string[], out: NodeJS.WritableStream = process
   const ports = portsFrom(cfg.portBase);
   const say = (line: string) => out.write(`kubets serve ${component}: ${line}\n`);
   try {
-    const commands = await prepare(component as Component, dir, ports, cfg, say);
-    return await runForeground(commands, say);
+    const stages = await prepare(component as Component, dir, ports, cfg, say);
+    return await runStages(stages, say);
   } catch (err) {
     if (!(err instanceof UpError)) throw err;
     process.stderr.write(`error: ${err.message}\n`);
@@ -142,16 +213,25 @@ export async function serve(argv: string[], out: NodeJS.WritableStream = process
   }
 }
 
-async function prepare(component: Component, dir: string, ports: Ports, cfg: { nodes: number; timeout: number }, say: (line: string) => void): Promise<Command[]> {
+interface ServeConfig {
+  dir: string;
+  portBase?: number;
+  nodes: number;
+  hollow?: boolean;
+  podNetworkCidr: string;
+  timeout: number;
+}
+
+async function prepare(component: Component, dir: string, ports: Ports, cfg: ServeConfig, say: (line: string) => void): Promise<Stage[]> {
   const marker = path.join(dir, MARKER);
   if (component === 'nats') {
     for (const sub of ['nats', 'kv']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
     const cfgPath = path.join(dir, 'kubeadm-init.yaml');
-    fs.writeFileSync(cfgPath, kubeadmConfig(ports));
+    fs.writeFileSync(cfgPath, kubeadmConfig(ports, cfg.podNetworkCidr));
     const init = runInit({ configFile: cfgPath, outDir: dir });
     fs.writeFileSync(marker, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() }));
     say(`initialised ${dir}${init.reusedCA ? ' (existing CA reused)' : ''}; kubectl: export KUBECONFIG=${path.join(dir, 'admin.kubeconfig')}`);
-    return [natsCommand(dir, ports)];
+    return [{ commands: [natsCommand(dir, ports)] }];
   }
   await waitFor(
     `\`kubets serve nats\` (npx nx serve @kubets/cli) to initialise ${dir}`,
@@ -165,20 +245,57 @@ async function prepare(component: Component, dir: string, ports: Ports, cfg: { n
   const summary = JSON.parse(fs.readFileSync(path.join(dir, SUMMARY_FILE), 'utf8')) as InitSummary;
   switch (component) {
     case 'kv':
-      return kvCommands(dir, ports);
+      return [{ commands: kvCommands(dir, ports) }];
     case 'apiserver': {
       const anyHealthy = async () => {
         for (let i = 0; i < 3; i++) if (await httpOk(kvHealthUrl(ports, i))().catch(() => false)) return true;
         return false;
       };
       await waitFor('a kubets-kv leader (npx nx serve @kubets/kv)', anyHealthy, cfg.timeout, say);
-      return [apiserverCommand(dir, ports, summary)];
+      return [{ commands: [apiserverCommand(dir, ports, summary)] }];
     }
     default: {
+      // A real node's prerequisites fail now, not after minutes of waiting.
+      if (component === 'kubelet' && !cfg.hollow) checkNodePrerequisites();
       await waitFor('the API server (npx nx serve @kubets/apiserver)', apiserverReady(dir, ports, summary.adminToken), cfg.timeout, say);
-      if (component === 'controller-manager') return [controllerManagerCommand(dir, ports, summary)];
-      if (component === 'scheduler') return [schedulerCommand(dir, ports)];
-      return [hollowKubeletCommand(dir, ports, cfg.nodes)];
+      if (component === 'controller-manager') return [{ commands: [controllerManagerCommand(dir, ports, summary)] }];
+      if (component === 'scheduler') return [{ commands: [schedulerCommand(dir, ports)] }];
+      if (cfg.hollow) return [{ commands: [hollowKubeletCommand(dir, ports, cfg.nodes)] }];
+      return realNodeStages(dir, ports, cfg, say);
     }
   }
+}
+
+/**
+ * `kubets serve kubelet` without --hollow: the real node as kubets up runs
+ * it (containerd, the test images, the CRI kubelet) plus nodes-1 hollow
+ * nodes; on the way down the kubelets stop first, then the pod sandboxes are
+ * removed, then containerd, then what it leaves on the host.
+ */
+function realNodeStages(dir: string, ports: Ports, cfg: ServeConfig, say: (line: string) => void): Stage[] {
+  const layout = nodeLayout(dir, ports);
+  prepareNode(dir, layout);
+  const containerd = containerdCommand(layout);
+  const kubelets = [realKubeletCommand(dir, ports, layout), ...(cfg.nodes > 1 ? [hollowKubeletCommand(dir, ports, cfg.nodes - 1, true)] : [])];
+  return [
+    {
+      commands: [containerd],
+      detached: true,
+      ready: async () => {
+        await waitFor(`containerd's CRI on ${layout.socket}`, () => criRuntimeReady(layout), cfg.timeout, say);
+        const archives = await ensureTestImages();
+        const names = (await Promise.all(archives.map((a) => importImage(layout, a)))).flat();
+        say(`imported ${names.join(', ')}`);
+      },
+      beforeStop: async () => {
+        const problems = await removeSandboxes(layout);
+        if (problems.length) say(`removing the pod sandboxes: ${problems.join('; ')}`);
+      },
+      afterStop: async () => {
+        const problems = await cleanupNodeHost(layout);
+        if (problems.length) say(`left behind: ${problems.join('; ')}`);
+      },
+    },
+    { commands: kubelets },
+  ];
 }
