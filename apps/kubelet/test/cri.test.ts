@@ -399,6 +399,30 @@ describe('kubets-kubelet on containerd (CRI)', () => {
     await kubectl(['delete', 'deploy', 'hello', '--wait=false']);
   });
 
+  it("a failing readiness probe takes the pod out of its Service's endpoints; recovery puts it back (controller manager running)", async () => {
+    const probe = (p: string) => ({ httpGet: { path: p, port: 8080 }, periodSeconds: 1, failureThreshold: 1, timeoutSeconds: 1 });
+    await kubectl(['apply', '-f', '-'], JSON.stringify(pod('ready-ep', { containers: [{ name: 'app', image: PROBE, readinessProbe: probe('/ready') }] }, { app: 'ready-ep' })));
+    await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'ready-ep', namespace: 'default' }, spec: { selector: { app: 'ready-ep' }, ports: [{ port: 80, targetPort: 8080 }] } }));
+    const p = await waitPod('ready-ep', 'Ready', ready);
+    /** The Service's endpoint for the pod's IP: its ready condition, or undefined when it is not listed. */
+    const endpointReady = async (): Promise<boolean | undefined> => {
+      const r = await env.request('GET', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dready-ep');
+      const eps = ((await r.json()).items as any[]).flatMap((sl) => sl.endpoints ?? []);
+      const e = eps.find((x: any) => x.addresses?.includes(p.status.podIP));
+      return e ? e.conditions?.ready === true : undefined;
+    };
+    const endpointIs = (want: boolean, what: string) =>
+      waitFor(async () => (await endpointReady()) === want, { timeoutMs: 30_000, intervalMs: 200, description: what, context: () => kubelet.tail(20) });
+    await endpointIs(true, 'the pod a ready endpoint of the Service');
+    expect((await exec(cid(p), ['rm', '/www/ready'])).code).toBe(0);
+    await endpointIs(false, 'the endpoint not ready after the readiness probe fails');
+    expect((await getPod('ready-ep')).status.containerStatuses[0].restartCount).toBe(0);
+    expect((await exec(cid(p), ['sh', '-c', 'echo ok > /www/ready'])).code).toBe(0);
+    await endpointIs(true, 'the endpoint ready again after the probe recovers');
+    await kubectl(['delete', 'svc', 'ready-ep']);
+    await kubectl(['delete', 'pod', 'ready-ep', '--wait=false']);
+  });
+
   it('a changed image restarts the container; a dead sandbox is replaced and restartCount keeps counting', async () => {
     await kubectl(['apply', '-f', '-'], JSON.stringify(pod('swap', { containers: [{ name: 'c', image: HTTPD }] })));
     let p = await waitPod('swap', 'Running', ready);
