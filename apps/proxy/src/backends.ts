@@ -37,7 +37,8 @@ export interface Backend {
 
 export interface BackendOptions {
   clusterCIDR?: string;
-  nodeIPs: readonly string[];
+  /** The node addresses NodePorts answer on, read at every sync (addresses may come and go). */
+  nodeIPs: () => readonly string[];
   scheduler: string;
   log: Logger;
   nft?: string;
@@ -49,7 +50,7 @@ export class NftablesBackend implements Backend {
   constructor(private readonly o: BackendOptions) {}
 
   async sync(ports: readonly ServicePortEntry[], full: boolean): Promise<SyncResult> {
-    const model = buildNftModel(ports, { clusterCIDR: this.o.clusterCIDR, nodeIPs: this.o.nodeIPs });
+    const model = buildNftModel(ports, { clusterCIDR: this.o.clusterCIDR, nodeIPs: this.o.nodeIPs() });
     // First sync (or after a failure): replace the whole table in one transaction.
     const script = this.applied ? renderNftDiff(this.applied, model, full).script : renderNftFull(model);
     if (script) {
@@ -96,7 +97,7 @@ export class IpvsBackend implements Backend {
 
   async sync(ports: readonly ServicePortEntry[], full: boolean): Promise<SyncResult> {
     await this.ensureDevice();
-    const model = buildIpvsModel(ports, { scheduler: this.o.scheduler, nodeIPs: this.o.nodeIPs });
+    const model = buildIpvsModel(ports, { scheduler: this.o.scheduler, nodeIPs: this.o.nodeIPs() });
     if (!this.applied || full) {
       this.applied = parseIpvsSave(await run('ipvsadm-save', ['-n']));
       const out = await run('ip', ['-o', '-4', 'addr', 'show', 'dev', IPVS_DEVICE]);

@@ -82,8 +82,16 @@ async function main(): Promise<void> {
   } else {
     throw new Error(`--proxy-mode must be ipvs or nftables, not "${cfg.proxyMode}"`);
   }
-  const nodeIPs = nodeAddresses(cfg.nodeportAddresses ?? []);
-  const bopts: BackendOptions = { clusterCIDR: cfg.clusterCidr, nodeIPs, scheduler: cfg.ipvsScheduler, log, nft: cfg.nft };
+  let nodeIPs = nodeAddresses(cfg.nodeportAddresses ?? []);
+  // Re-read at every sync: an address added or removed later (DHCP, a new
+  // interface) gets or loses its NodePorts at the next sync.
+  const currentNodeIPs = () => {
+    const now = nodeAddresses(cfg.nodeportAddresses ?? []);
+    if (now.join() !== nodeIPs.join()) log.info({ before: nodeIPs, now }, 'node addresses changed: NodePorts follow');
+    nodeIPs = now;
+    return now;
+  };
+  const bopts: BackendOptions = { clusterCIDR: cfg.clusterCidr, nodeIPs: currentNodeIPs, scheduler: cfg.ipvsScheduler, log, nft: cfg.nft };
 
   if (cfg.cleanup) {
     // Everything either mode creates, whichever mode ran before.

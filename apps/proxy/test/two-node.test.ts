@@ -359,3 +359,19 @@ test(
     }
   }),
 );
+
+test(
+  'a node address added while kubets-proxy runs gets the NodePort at the next periodic sync',
+  seeded(async () => {
+    const extra = `10.251.${R}.12`;
+    ipIn(A.ns, ['addr', 'add', `${extra}/24`, 'dev', 'eth0']);
+    try {
+      // --ipvs-sync-period=10s: the next full sync re-reads the node's addresses.
+      await waitFor(async () => !(await connectOnce(extra, NODE_PORT)).startsWith('ERR'), { timeoutMs: 25_000, intervalMs: 250, description: `NodePort on the new address ${extra}`, context: allContext });
+      expect(who(await connectMany(extra, NODE_PORT, 10)).size).toBeGreaterThan(0);
+    } finally {
+      ipIn(A.ns, ['addr', 'del', `${extra}/24`, 'dev', 'eth0']);
+    }
+    await waitFor(async () => proxies.get(A.name)!.logs().includes('node addresses changed'), { timeoutMs: 5_000, description: 'the proxy logging the address change' });
+  }),
+);
