@@ -31,7 +31,7 @@ etcd:
 let dir: string;
 const file = (k: keyof typeof FILES) => path.join(dir, FILES[k]);
 const read = (k: keyof typeof FILES) => fs.readFileSync(file(k), 'utf8');
-const init = (extra: Partial<InitOptions> = {}) => runInit({ configText: CONFIG, outDir: dir, ...extra });
+const init = (extra: Partial<InitOptions> = {}) => runInit({ configText: CONFIG, outDir: dir, kubelet: true, ...extra });
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubets-init-'));
@@ -41,7 +41,7 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 test('a fresh directory gets every file, with kubeadm modes', () => {
   const lines: string[] = [];
   const result = init({ log: (l) => lines.push(l) });
-  expect(result.files.map((f) => f.action)).toEqual(new Array(13).fill('created'));
+  expect(result.files.map((f) => f.action)).toEqual(new Array(14).fill('created'));
   expect(result.files.map((f) => path.relative(dir, f.path)).sort()).toEqual(Object.values(FILES).sort());
   const mode = (k: keyof typeof FILES) => fs.statSync(file(k)).mode & 0o777;
   for (const k of ['caKey', 'apiServerKey', 'apiServerKubeletClientKey', 'serviceAccountKey', 'adminKubeconfig', 'controllerManagerKubeconfig', 'schedulerKubeconfig', 'tokenAuthFile', 'summary'] as const) {

@@ -70,6 +70,7 @@ export const FILES = {
   adminKubeconfig: 'admin.kubeconfig',
   controllerManagerKubeconfig: 'controller-manager.kubeconfig',
   schedulerKubeconfig: 'scheduler.kubeconfig',
+  kubeletKubeconfig: 'kubelet.kubeconfig',
   tokenAuthFile: 'tokens.csv',
   summary: SUMMARY_FILE,
 } as const;
@@ -92,6 +93,8 @@ export interface InitOptions {
   log?: (line: string) => void;
   /** Defaults used while parsing (node name, address detection). */
   parse?: Omit<ParseOptions, 'source'>;
+  /** Also the kubelet's kubeconfig (kubelet.kubeconfig, user system:node:<node>), for kubeadm's kubelet-start phase. */
+  kubelet?: boolean;
 }
 
 export type FileAction = 'created' | 'kept' | 'updated' | 'replaced';
@@ -490,6 +493,9 @@ export function runInit(options: InitOptions): InitResult {
     },
     { key: 'controllerManagerKubeconfig', server: localAPIServerURL, userName: 'system:kube-controller-manager', subject: { commonName: 'system:kube-controller-manager' } },
     { key: 'schedulerKubeconfig', server: localAPIServerURL, userName: 'system:kube-scheduler', subject: { commonName: 'system:kube-scheduler' } },
+    ...(options.kubelet
+      ? [{ key: 'kubeletKubeconfig' as const, server: apiServerURL, userName: `system:node:${config.nodeName}`, subject: { commonName: `system:node:${config.nodeName}`, organizations: ['system:nodes'] } }]
+      : []),
   ];
   for (const spec of kubeconfigs) {
     const existed = exists(spec.key);

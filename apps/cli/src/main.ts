@@ -4,12 +4,16 @@ import path from 'node:path';
 import { ConfigError, parseFlags, type FlagSpecs } from '@kubets/service-kit';
 import { configFromFlags, InitConfigError, type InitFlags } from './config';
 import { DEFAULT_OUT_DIR, InitError, runInit, type InitResult } from './init';
+import { DEFAULT_IMAGE_REPOSITORY, writeControlPlane } from './manifests';
+import { writeFileAtomic } from '@kubets/pki';
 import { down, DOWN_USAGE, up, UP_USAGE } from './up';
 import { image, IMAGE_USAGE } from './up/image';
 import { serve, SERVE_USAGE } from './up/serve';
 
 const VERSION = '0.1.0';
 const PROGRAM = 'kubets';
+/** kubeadm init's phases kubets writes files for, beyond certs, kubeconfig and bootstrap-token. */
+const SKIPPABLE_PHASES = ['etcd', 'control-plane', 'kubelet-start'] as const;
 
 const INIT_FLAGS = {
   config: {
@@ -34,9 +38,11 @@ const INIT_FLAGS = {
   'apiserver-cert-extra-sans': { type: 'list', description: 'Extra subject alternative names for the API server certificate (without --config)' },
   token: { type: 'string', secret: true, description: 'The bootstrap token, [a-z0-9]{6}.[a-z0-9]{16} (without --config; default generated)' },
   'node-name': { type: 'string', description: 'The node name (without --config; default the host name)' },
+  'skip-phases': { type: 'list', description: `Phases to skip (kubeadm's names): ${SKIPPABLE_PHASES.join(', ')}` },
+  image: { type: 'string', default: `${DEFAULT_IMAGE_REPOSITORY}:${VERSION}`, description: 'The kubets image the control-plane static pods run' },
 } as const satisfies FlagSpecs;
 
-const CONFIG_ONLY_FLAGS = Object.keys(INIT_FLAGS).filter((f) => !['config', 'out-dir', 'force'].includes(f));
+const CONFIG_ONLY_FLAGS = Object.keys(INIT_FLAGS).filter((f) => !['config', 'out-dir', 'force', 'skip-phases', 'image'].includes(f));
 
 function flagUsage(specs: FlagSpecs): string {
   const rows: Array<[string, string]> = Object.entries(specs).map(([flag, spec]): [string, string] => {
@@ -159,14 +165,21 @@ function init(argv: string[]): void {
     };
     configText = configFromFlags(flags);
   }
+  const skip = new Set(c.skipPhases ?? []);
+  for (const phase of skip) if (!(SKIPPABLE_PHASES as readonly string[]).includes(phase)) usageError(`unknown phase "${phase}" in --skip-phases (known: ${SKIPPABLE_PHASES.join(', ')})`, 'init');
+  const phases = { etcd: !skip.has('etcd'), controlPlane: !skip.has('control-plane'), kubeletStart: !skip.has('kubelet-start') };
   const result = runInit({
     configFile: c.config,
     configText,
     configSource: 'command-line flags',
     outDir: path.resolve(c.outDir),
     force: c.force,
+    kubelet: phases.kubeletStart,
     log: (line) => process.stdout.write(`${line}\n`),
   });
+  for (const file of writeControlPlane(result.config, { image: c.image, outDir: result.outDir, phases }, (f, text) => writeFileAtomic(f, text, 0o644))) {
+    process.stdout.write(`[control-plane] Wrote "${file}"\n`);
+  }
   report(result, process.stdout);
 }
 

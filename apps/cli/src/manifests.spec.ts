@@ -1,0 +1,64 @@
+import YAML from 'yaml';
+import { parseInitConfiguration } from './config';
+import { controlPlaneManifests, kubeletFlagsEnv, writeControlPlane } from './manifests';
+
+const CONFIG = `apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint: { advertiseAddress: 172.18.0.2, bindPort: 6443 }
+nodeRegistration: { name: cp-1 }
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+controlPlaneEndpoint: 172.18.0.2:6443
+networking: { serviceSubnet: 10.96.0.0/12, podSubnet: 10.244.0.0/16 }
+etcd: { local: { dataDir: /var/lib/etcd } }
+`;
+
+const cmd = (yaml: string): string[] => (YAML.parse(yaml.replace(/^#.*\n/, '')) as any).spec.containers[0].command;
+
+describe('control-plane static pod manifests', () => {
+  const config = parseInitConfiguration(CONFIG, { source: 'test' });
+  const m = controlPlaneManifests(config, { image: 'docker.io/kubets/kubets:0.1.0', outDir: '/etc/kubernetes' });
+
+  it('one static pod per component, host network, the kubets image, kube-system, kubeadm labels', () => {
+    expect(Object.keys(m).sort()).toEqual(['kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml', 'kubets-kv.yaml', 'nats.yaml']);
+    for (const text of Object.values(m)) {
+      const pod = YAML.parse(text) as any;
+      expect(pod).toMatchObject({ apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'kube-system', labels: { tier: 'control-plane' } }, spec: { hostNetwork: true, priorityClassName: 'system-node-critical' } });
+      expect(pod.spec.containers[0]).toMatchObject({ image: 'docker.io/kubets/kubets:0.1.0', imagePullPolicy: 'IfNotPresent' });
+      expect(pod.spec.containers[0].command[0]).toBe('kubets-entrypoint');
+    }
+  });
+
+  it('a new one-member KV on the advertise address, and the API server on it', () => {
+    expect(cmd(m['kubets-kv.yaml']!)).toEqual(expect.arrayContaining(['kv', '--name=cp-1', '--data-dir=/var/lib/etcd', '--initial-cluster=cp-1=http://172.18.0.2:2380', '--initial-cluster-state=new', '--advertise-client-urls=http://172.18.0.2:2379']));
+    expect(cmd(m['kube-apiserver.yaml']!)).toEqual(
+      expect.arrayContaining(['apiserver', '--advertise-address=172.18.0.2', '--secure-port=6443', '--etcd-servers=http://127.0.0.1:2379', '--tls-cert-file=/etc/kubernetes/pki/apiserver.crt', '--service-cluster-ip-range=10.96.0.0/12', '--nats-url=nats://127.0.0.1:4222']),
+    );
+    expect(cmd(m['kube-controller-manager.yaml']!)).toEqual(expect.arrayContaining(['--kubeconfig=/etc/kubernetes/controller-manager.kubeconfig', '--allocate-node-cidrs', '--cluster-cidr=10.244.0.0/16']));
+    const api = YAML.parse(m['kube-apiserver.yaml']!) as any;
+    expect(api.spec.volumes).toEqual([{ name: 'k8s', hostPath: { path: '/etc/kubernetes', type: 'Directory' } }]);
+    expect(api.spec.containers[0].livenessProbe.httpGet).toEqual({ host: '127.0.0.1', port: 6443, path: '/livez', scheme: 'HTTPS' });
+  });
+
+  it('a joining control-plane node: an existing KV cluster and NATS routes', () => {
+    const j = controlPlaneManifests({ ...config, nodeName: 'cp-2', advertiseAddress: '172.18.0.3' }, { image: 'i', outDir: '/etc/kubernetes', join: { initialCluster: ['cp-1=http://172.18.0.2:2380'], natsRoutes: ['nats://172.18.0.2:6222'] } });
+    expect(cmd(j['kubets-kv.yaml']!)).toEqual(expect.arrayContaining(['--initial-cluster=cp-1=http://172.18.0.2:2380,cp-2=http://172.18.0.3:2380', '--initial-cluster-state=existing']));
+    expect(cmd(j['nats.yaml']!)).toEqual(expect.arrayContaining(['--routes', 'nats://172.18.0.2:6222']));
+  });
+
+  it('an external etcd: no KV static pod, the API server on its endpoints', () => {
+    const ext = parseInitConfiguration(CONFIG.replace('etcd: { local: { dataDir: /var/lib/etcd } }', 'etcd: { external: { endpoints: [http://10.0.0.5:2379] } }'), { source: 'test' });
+    const e = controlPlaneManifests(ext, { image: 'i', outDir: '/etc/kubernetes' });
+    expect(e['kubets-kv.yaml']).toBeUndefined();
+    expect(cmd(e['kube-apiserver.yaml']!)).toContain('--etcd-servers=http://10.0.0.5:2379');
+  });
+
+  it('the kubelet flags and the phases that can be skipped', () => {
+    const env = kubeletFlagsEnv({ outDir: '/etc/kubernetes', nodeName: 'cp-1', nodeIP: '172.18.0.2', natsUrl: 'nats://127.0.0.1:4222', controlPlane: true });
+    expect(env).toMatch(/^KUBELET_ARGS=".*--pod-manifest-path=\/etc\/kubernetes\/manifests .*--register-with-taints=node-role.kubernetes.io\/control-plane:NoSchedule"$/m);
+    const files = new Map<string, string>();
+    writeControlPlane(config, { image: 'i', outDir: '/k', phases: { etcd: false, controlPlane: true, kubeletStart: false } }, (f, t) => files.set(f, t));
+    expect([...files.keys()].sort()).toEqual(['/k/manifests/kube-apiserver.yaml', '/k/manifests/kube-controller-manager.yaml', '/k/manifests/kube-scheduler.yaml', '/k/manifests/nats.yaml']);
+  });
+});
