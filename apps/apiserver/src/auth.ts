@@ -90,3 +90,26 @@ export class Authenticator {
     return undefined;
   }
 }
+
+/** Who a request without credentials is (Kubernetes' anonymous user). */
+export const ANONYMOUS: UserInfo = { name: 'system:anonymous', groups: ['system:unauthenticated'] };
+
+/** The ConfigMap joining nodes discover the cluster from (kubeadm's bootstrap-token discovery). */
+export const CLUSTER_INFO = { namespace: 'kube-public', name: 'cluster-info' } as const;
+const CLUSTER_INFO_PATH = `/api/v1/namespaces/${CLUSTER_INFO.namespace}/configmaps/${CLUSTER_INFO.name}`;
+
+/**
+ * The one thing an anonymous request may do: GET kube-public/cluster-info, as
+ * the Role kubeadm binds to system:anonymous (kubeadm:bootstrap-signer-clusterinfo)
+ * allows. A node that is joining has no credentials the server accepts yet and
+ * must not trust the server yet either: it checks what it reads against the CA
+ * hash it was given. There is no RBAC yet, so the rule lives here; everything
+ * else stays 401 (not 403) for anonymous requests, as before.
+ *
+ * Exact path match on purpose: no list, no watch, no other spelling of the name.
+ */
+export function anonymousMayAccess(method: string | undefined, pathname: string, query: URLSearchParams): boolean {
+  if (method !== 'GET' || pathname !== CLUSTER_INFO_PATH) return false;
+  const watch = query.get('watch');
+  return watch !== 'true' && watch !== '1';
+}

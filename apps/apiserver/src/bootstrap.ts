@@ -1,16 +1,61 @@
 import * as am from '@kubets/api-machinery';
 import type { EtcdClient } from '@kubets/etcd-client';
 import type { Logger } from 'pino';
+import YAML from 'yaml';
+import { CLUSTER_INFO } from './auth';
 import type { ResourceDef } from './registry/types';
 import type { RestHandler } from './rest/handler';
 
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 const LEASE_PREFIX = '/kubets/apiserver-endpoints/';
 
+interface ReplicaAddress {
+  ip: string;
+  port: number;
+}
+
+function urlOf(a: ReplicaAddress): string {
+  return `https://${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${a.port}`;
+}
+
+/**
+ * cluster-info's data.kubeconfig as kubeadm writes it: the cluster only (no
+ * user, no context), under an empty name.
+ */
+export function clusterInfoKubeconfig(server: string, caPem: string): string {
+  return YAML.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: '', cluster: { server, 'certificate-authority-data': Buffer.from(caPem, 'utf8').toString('base64') } }],
+      contexts: null,
+      'current-context': '',
+      preferences: {},
+      users: null,
+    },
+    { lineWidth: 0 },
+  );
+}
+
+/** server and CA of a cluster-info kubeconfig; undefined when it does not parse. */
+export function readClusterInfo(text: unknown): { server?: string; caPem?: string } | undefined {
+  if (typeof text !== 'string') return undefined;
+  try {
+    const c = (YAML.parse(text) as { clusters?: Array<{ cluster?: Record<string, unknown> }> } | null)?.clusters?.[0]?.cluster;
+    const ca = c?.['certificate-authority-data'];
+    return { server: typeof c?.server === 'string' ? c.server : undefined, caPem: typeof ca === 'string' ? Buffer.from(ca, 'base64').toString('utf8') : undefined };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * What kube-apiserver keeps in place on its own: the system namespaces, and
  * the `kubernetes` Service in default with endpoints listing every live
  * API server replica (each replica holds a KV lease for its address).
+ * Also kube-public/cluster-info (kubeadm's bootstrap-token discovery, which
+ * kubeadm init writes once; kubets' API server keeps it right instead, as
+ * the CA comes from its own --client-ca-file).
  */
 export class Bootstrapper {
   private timer: NodeJS.Timeout | undefined;
@@ -24,6 +69,8 @@ export class Bootstrapper {
     private readonly self: { ip: string; port: number; serviceIp: string },
     private readonly leaseSeconds: number,
     private readonly log: Logger,
+    /** The CA cluster-info publishes (--client-ca-file); unset: no cluster-info. */
+    private readonly clusterCaPem?: string,
   ) {}
 
   private def(group: string, resource: string): ResourceDef {
@@ -63,13 +110,15 @@ export class Bootstrapper {
     }
     await this.renewLease();
     await this.reconcileEndpoints();
+    await this.reconcileClusterInfo();
     this.timer = setInterval(() => {
       void (async () => {
         try {
           await this.renewLease();
           await this.reconcileEndpoints();
+          await this.reconcileClusterInfo();
         } catch (e) {
-          if (!this.stopped) this.log.warn({ err: (e as Error).message }, 'kubernetes endpoints reconcile failed');
+          if (!this.stopped) this.log.warn({ err: (e as Error).message }, 'reconcile of the kubernetes endpoints or cluster-info failed');
         }
       })();
     }, Math.max(1000, (this.leaseSeconds * 1000) / 3));
@@ -94,10 +143,14 @@ export class Bootstrapper {
     await this.kv.put(this.myKey, JSON.stringify(this.self), { lease: g.ID });
   }
 
-  async reconcileEndpoints(): Promise<void> {
+  /** The live replicas' addresses (their endpoint leases). */
+  private async replicas(): Promise<ReplicaAddress[]> {
     const r = await this.kv.get(LEASE_PREFIX, { prefix: true });
-    const addrs = r.kvs
-      .map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as { ip: string; port: number })
+    return r.kvs.map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as ReplicaAddress);
+  }
+
+  async reconcileEndpoints(): Promise<void> {
+    const addrs = (await this.replicas())
       .sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
     // Kubernetes' Endpoints have one port list per subset: group by port.
     const byPort = new Map<number, string[]>();
@@ -105,7 +158,7 @@ export class Bootstrapper {
     const subsets = [...byPort].map(([port, ips]) => ({ addresses: [...new Set(ips)].map((ip) => ({ ip })), ports: [{ name: 'https', port, protocol: 'TCP' }] }));
     const epDef = this.def('', 'endpoints');
     const want = { metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } }, subsets };
-    await this.upsert(epDef, want, (cur) => JSON.stringify(cur.subsets ?? []) === JSON.stringify(subsets));
+    await this.upsert(epDef, 'default', 'kubernetes', want, (cur) => JSON.stringify(cur.subsets ?? []) === JSON.stringify(subsets));
     const sliceDef = this.lookup('discovery.k8s.io', 'v1', 'endpointslices');
     if (sliceDef) {
       const first = [...byPort][0];
@@ -115,19 +168,38 @@ export class Bootstrapper {
         endpoints: [...new Set(addrs.map((a) => a.ip))].map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
         ports: first ? [{ name: 'https', port: first[0], protocol: 'TCP' }] : [],
       };
-      await this.upsert(sliceDef, slice, (cur) => JSON.stringify([cur.endpoints, cur.ports]) === JSON.stringify([slice.endpoints, slice.ports]));
+      await this.upsert(sliceDef, 'default', 'kubernetes', slice, (cur) => JSON.stringify([cur.endpoints, cur.ports]) === JSON.stringify([slice.endpoints, slice.ports]));
     }
   }
 
-  private async upsert(def: ResourceDef, want: Record<string, any>, same: (cur: Record<string, any>) => boolean): Promise<void> {
-    const t = { def, namespace: 'default', name: 'kubernetes' };
+  /**
+   * kube-public/cluster-info with this cluster's CA and a server URL. Any live
+   * replica's URL is right: each replica would otherwise rewrite it to its
+   * own address in turn. A stale one (a replica that left) or a wrong CA is
+   * replaced by this replica's URL. Joining nodes use the endpoint they are
+   * given for the API server anyway; they take the CA from here.
+   */
+  async reconcileClusterInfo(): Promise<void> {
+    const caPem = this.clusterCaPem;
+    if (!caPem) return;
+    const own = urlOf(this.self);
+    const live = new Set([own, ...(await this.replicas()).map(urlOf)]);
+    const want = { metadata: { name: CLUSTER_INFO.name, namespace: CLUSTER_INFO.namespace }, data: { kubeconfig: clusterInfoKubeconfig(own, caPem) } };
+    await this.upsert(this.def('', 'configmaps'), CLUSTER_INFO.namespace, CLUSTER_INFO.name, want, (cur) => {
+      const have = readClusterInfo(cur.data?.kubeconfig);
+      return have?.caPem === caPem && !!have.server && live.has(have.server);
+    });
+  }
+
+  private async upsert(def: ResourceDef, namespace: string, name: string, want: Record<string, any>, same: (cur: Record<string, any>) => boolean): Promise<void> {
+    const t = { def, namespace, name };
     try {
       const cur = await this.rest.get(t);
       if (same(cur)) return;
       await this.rest.update(t, { ...cur, ...want, metadata: { ...cur.metadata, labels: want.metadata.labels } }, { system: true });
     } catch (e) {
       if (am.isStatusError(e) && e.code === 404) {
-        await this.ensure(() => this.rest.create({ def, namespace: 'default' }, want, { system: true }));
+        await this.ensure(() => this.rest.create({ def, namespace }, want, { system: true }));
         return;
       }
       if (am.isStatusError(e) && e.code === 409) return; // another replica won; next round

@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   svc.onShutdown('https', () => http.close());
   log.info({ address: cfg.bindAddress, port, etcd: cfg.etcdServers }, 'serving the Kubernetes API over HTTPS');
 
-  const boot = new Bootstrapper(rest, kv, lookup, { ip: advertise, port, serviceIp: firstServiceIp(serviceRange) }, cfg.apiserverCountLeaseSeconds, log.child({ actor: 'bootstrap' }));
+  const boot = new Bootstrapper(rest, kv, lookup, { ip: advertise, port, serviceIp: firstServiceIp(serviceRange) }, cfg.apiserverCountLeaseSeconds, log.child({ actor: 'bootstrap' }), clientCa);
   svc.onShutdown('endpoints lease', () => boot.stop());
   await boot.run();
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// kubets: the cluster CLI (kubeadm's counterpart). Commands: init, up, down, serve, image.
+// kubets: the cluster CLI (kubeadm's counterpart). Commands: init, join, up, down, serve, image.
 import path from 'node:path';
-import { ConfigError, parseFlags, type FlagSpecs } from '@kubets/service-kit';
+import { ConfigError, parseFlags, type FlagSpecs, type ParseResult } from '@kubets/service-kit';
 import { configFromFlags, InitConfigError, type InitFlags } from './config';
 import { DEFAULT_OUT_DIR, InitError, runInit, type InitResult } from './init';
+import { JOIN_FLAGS, JOIN_USAGE_TEXT, joinReport, runJoin } from './join';
 import { DEFAULT_IMAGE_REPOSITORY, writeControlPlane } from './manifests';
 import { writeFileAtomic } from '@kubets/pki';
 import { down, DOWN_USAGE, up, UP_USAGE } from './up';
@@ -62,6 +63,7 @@ Usage:
 
 Commands:
   init        Generate the control plane's CA, certificates, kubeconfigs and tokens
+  join        Set up this host as a worker node of a cluster (bootstrap-token discovery)
   up          Start a local cluster (every component a background process)
   down        Stop the local cluster 'up' started
   serve       Run one component of the local cluster in the foreground (nx serve targets)
@@ -93,6 +95,11 @@ Usage:
 
 Flags:
 ${flagUsage(INIT_FLAGS)}
+`;
+
+const JOIN_USAGE = `${JOIN_USAGE_TEXT}
+Flags:
+${flagUsage(JOIN_FLAGS)}
 `;
 
 function usageError(message: string, command?: string): never {
@@ -133,18 +140,25 @@ function report(result: InitResult, out: NodeJS.WritableStream): void {
   out.write(`${lines.join('\n')}\n`);
 }
 
-function init(argv: string[]): void {
+/** A command's flags; undefined once --help has printed its usage. */
+function commandFlags<S extends FlagSpecs>(specs: S, argv: string[], command: string, usage: string): ParseResult<S> | undefined {
   let parsed;
   try {
-    parsed = parseFlags(INIT_FLAGS, { argv, env: {}, configFlag: 'kubets-flags-file' });
+    parsed = parseFlags(specs, { argv, env: {}, configFlag: 'kubets-flags-file' });
   } catch (err) {
-    if (err instanceof ConfigError) usageError(err.message, 'init');
+    if (err instanceof ConfigError) usageError(err.message, command);
     throw err;
   }
   if (parsed.help) {
-    process.stdout.write(INIT_USAGE);
-    return;
+    process.stdout.write(usage);
+    return undefined;
   }
+  return parsed;
+}
+
+function init(argv: string[]): void {
+  const parsed = commandFlags(INIT_FLAGS, argv, 'init', INIT_USAGE);
+  if (!parsed) return;
   if (parsed.positionals.length > 0) usageError(`unexpected argument "${parsed.positionals[0]}"`, 'init');
   const c = parsed.config;
   const given = CONFIG_ONLY_FLAGS.filter((f) => argv.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)));
@@ -183,6 +197,30 @@ function init(argv: string[]): void {
   report(result, process.stdout);
 }
 
+async function join(argv: string[]): Promise<number> {
+  const parsed = commandFlags(JOIN_FLAGS, argv, 'join', JOIN_USAGE);
+  if (!parsed) return 0;
+  const [endpoint, ...extra] = parsed.positionals;
+  if (endpoint === undefined) usageError('the API server endpoint is required (kubets join ENDPOINT --token ...)', 'join');
+  if (extra.length > 0) usageError(`unexpected argument "${extra[0]}"`, 'join');
+  const c = parsed.config;
+  if (c.token === undefined) usageError('--token is required (kubets init prints the join command)', 'join');
+  // A JoinError ends up as `error: <message>` and exit code 1 like any other failure.
+  const result = await runJoin({
+    endpoint,
+    token: c.token,
+    caCertHashes: c.discoveryTokenCaCertHash ?? [],
+    unsafeSkipCAVerification: c.discoveryTokenUnsafeSkipCaVerification ?? false,
+    nodeName: c.nodeName,
+    outDir: c.outDir,
+    natsUrl: c.natsUrl,
+    force: c.force ?? false,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.stdout.write(joinReport(result));
+  return 0;
+}
+
 function main(): void {
   const [command, ...rest] = process.argv.slice(2);
   try {
@@ -190,11 +228,12 @@ function main(): void {
       case 'init':
         init(rest);
         return;
+      case 'join':
       case 'up':
       case 'down':
       case 'serve':
       case 'image':
-        (command === 'up' ? up(rest) : command === 'down' ? down(rest) : command === 'image' ? image(rest) : serve(rest)).then(
+        (command === 'join' ? join(rest) : command === 'up' ? up(rest) : command === 'down' ? down(rest) : command === 'image' ? image(rest) : serve(rest)).then(
           (code) => process.exit(code),
           (err: unknown) => {
             process.stderr.write(`error: ${process.env.KUBETS_DEBUG ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}\n`);
@@ -211,6 +250,7 @@ function main(): void {
       case '-h':
       case '--help':
         if (command === 'help' && rest[0] === 'init') process.stdout.write(INIT_USAGE);
+        else if (command === 'help' && rest[0] === 'join') process.stdout.write(JOIN_USAGE);
         else if (command === 'help' && rest[0] === 'up') process.stdout.write(UP_USAGE);
         else if (command === 'help' && rest[0] === 'down') process.stdout.write(DOWN_USAGE);
         else if (command === 'help' && rest[0] === 'serve') process.stdout.write(SERVE_USAGE);

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { decodeK8sProtobuf, isK8sProtobuf } from '@kubets/k8s-protobuf';
 import YAML from 'yaml';
-import type { Authenticator, UserInfo } from '../auth';
+import { ANONYMOUS, anonymousMayAccess, type Authenticator, type UserInfo } from '../auth';
 import type { KObject, ResourceDef } from '../registry/types';
 import type { DeleteOptions, ListOptions, PatchType, RestHandler, Target, WriteOptions } from '../rest/handler';
 import { AGGREGATED_V2, type Discovery, versionInfo, wantsAggregated } from './discovery';
@@ -168,7 +168,9 @@ export class HttpApi {
         this.send(res, 200, versionInfo());
         return;
       }
-      const user = this.o.auth.authenticate(req);
+      // Credentials that do not authenticate are 401 even where anonymous
+      // access is allowed (as in Kubernetes): only a request without any is anonymous.
+      const user = this.o.auth.authenticate(req) ?? (!req.headers.authorization && anonymousMayAccess(req.method, path, url.searchParams) ? ANONYMOUS : undefined);
       if (!user) throw new HttpError(am.unauthorized());
       if (path === '/metrics') {
         this.send(res, 200, await this.o.registry.metrics(), this.o.registry.contentType);
