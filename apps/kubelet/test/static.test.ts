@@ -196,7 +196,13 @@ spec:
         containers: [
           // The container's securityContext wins over the pod's: httpd writes its page as root.
           { name: 'httpd', image: HTTPD, securityContext: { runAsUser: 0 }, ports: [{ containerPort: 8080, hostPort: port }] },
-          { name: 'user', image: HTTPD, command: ['sh', '-c', 'exec sleep 3600'], volumeMounts: [{ name: 'host', mountPath: '/host', readOnly: true }] },
+          {
+            name: 'user',
+            image: HTTPD,
+            command: ['sh', '-c', 'exec sleep 3600'],
+            securityContext: { capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] } },
+            volumeMounts: [{ name: 'host', mountPath: '/host', readOnly: true }],
+          },
         ],
       },
     }));
@@ -211,6 +217,8 @@ spec:
     expect(await exec(['id', '-g'])).toBe('3000');
     expect(await exec(['id', '-u'], idOf('httpd'))).toBe('0');
     expect(await exec(['cat', '/host/hello.txt'])).toBe('from the host');
+    // capabilities: drop ALL, add NET_ADMIN (bit 12) leaves exactly that in the bounding set.
+    expect(await exec(['sh', '-c', "grep CapBnd /proc/self/status | tr -d '\\t' | cut -d: -f2"])).toBe('0000000000001000');
     // The hostPort through CNI portmap: the node's address on the pod bridge (locally generated traffic is DNATed in OUTPUT).
     expect((await httpReady(cd.gateway, port)).body).toBe('hello from opts\n');
     // A hostPath of the wrong type keeps the pod from starting, with the reason.

@@ -342,6 +342,8 @@ export class PodWorker {
             ...(sc.runAsUser !== undefined ? { runAsUser: { value: BigInt(sc.runAsUser) } } : {}),
             ...(sc.runAsGroup !== undefined ? { runAsGroup: { value: BigInt(sc.runAsGroup) } } : {}),
             privileged: Boolean(sc.privileged),
+            // Names as Kubernetes takes them (NET_ADMIN); the runtime adds CAP_.
+            ...(sc.capabilities ? { capabilities: { addCapabilities: ((sc.capabilities.add ?? []) as unknown[]).map(String), dropCapabilities: ((sc.capabilities.drop ?? []) as unknown[]).map(String) } } : {}),
             readonlyRootfs: Boolean(sc.readOnlyRootFilesystem),
             namespaceOptions: this.sandboxConfig?.linux?.securityContext?.namespaceOptions,
           },
