@@ -41,10 +41,17 @@ describe('control-plane static pod manifests', () => {
     expect(api.spec.containers[0].livenessProbe.httpGet).toEqual({ host: '127.0.0.1', port: 6443, path: '/livez', scheme: 'HTTPS' });
   });
 
+  it('the first control plane runs a standalone NATS with JetStream (a JetStream cluster with no routes does not start)', () => {
+    const nats = cmd(m['nats.yaml']!);
+    expect(nats).toEqual(expect.arrayContaining(['-js', '--server_name', 'cp-1']));
+    expect(nats).not.toContain('--cluster');
+    expect(nats).not.toContain('--cluster_name');
+  });
+
   it('a joining control-plane node: an existing KV cluster and NATS routes', () => {
     const j = controlPlaneManifests({ ...config, nodeName: 'cp-2', advertiseAddress: '172.18.0.3' }, { image: 'i', outDir: '/etc/kubernetes', join: { initialCluster: ['cp-1=http://172.18.0.2:2380'], natsRoutes: ['nats://172.18.0.2:6222'] } });
     expect(cmd(j['kubets-kv.yaml']!)).toEqual(expect.arrayContaining(['--initial-cluster=cp-1=http://172.18.0.2:2380,cp-2=http://172.18.0.3:2380', '--initial-cluster-state=existing']));
-    expect(cmd(j['nats.yaml']!)).toEqual(expect.arrayContaining(['--routes', 'nats://172.18.0.2:6222']));
+    expect(cmd(j['nats.yaml']!)).toEqual(expect.arrayContaining(['--server_name', 'cp-2', '--cluster_name', 'kubets', '--cluster', 'nats://0.0.0.0:6222', '--routes', 'nats://172.18.0.2:6222']));
   });
 
   it('an external etcd: no KV static pod, the API server on its endpoints', () => {

@@ -126,11 +126,19 @@ export function controlPlaneManifests(c: ManifestConfig, o: ManifestOptions): Re
       '-js',
       '-sd',
       natsDir,
-      '--cluster_name',
-      'kubets',
-      '--cluster',
-      `nats://0.0.0.0:${P.natsCluster}`,
-      ...(o.join?.natsRoutes.length ? ['--routes', o.join.natsRoutes.join(',')] : []),
+      // A JetStream cluster exits without a server name ("jetstream cluster
+      // requires `server_name` to be set"); the node's is unique in the cluster.
+      '--server_name',
+      c.nodeName,
+      // A JetStream cluster also exits without routes to peers ("JetStream
+      // cluster requires configured routes"), and with a route to itself
+      // nats-server 2.9 waited for routing without electing a meta leader
+      // (15 s tried in a node container): the first control plane runs a
+      // standalone server, a joining one clusters (the first one's manifest
+      // then needs the cluster flags too: joining control planes are not done).
+      ...(o.join?.natsRoutes.length
+        ? ['--cluster_name', 'kubets', '--cluster', `nats://0.0.0.0:${P.natsCluster}`, '--routes', o.join.natsRoutes.join(',')]
+        : []),
     ],
     [{ name: 'nats-data', hostPath: natsDir, mountPath: natsDir, readOnly: false, type: 'DirectoryOrCreate' }],
     { host: '127.0.0.1', port: P.natsMonitor, path: '/healthz', scheme: 'HTTP' },

@@ -75,7 +75,8 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-function run(file: string, args: string[], timeoutMs = 30_000): Promise<ExecResult> {
+/** Run a command; never throws (a failure, or a timeout, is in `code`). */
+export function run(file: string, args: string[], timeoutMs = 30_000): Promise<ExecResult> {
   return new Promise((resolve) => {
     execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
@@ -144,7 +145,7 @@ function linkExists(name: string): boolean {
 }
 
 /** The folders of cgroup `parent` (and below it) in every hierarchy, deepest first. */
-function cgroupDirsOf(parent: string): string[] {
+export function cgroupDirsOf(parent: string): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     out.push(dir);

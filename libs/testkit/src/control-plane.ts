@@ -50,6 +50,26 @@ export interface EnvOptions {
 }
 
 /**
+ * Run the stock kubectl with `kubeconfig` and HOME=`home` (a fresh HOME per
+ * cluster, so no discovery cached for another cluster's server); never throws,
+ * a non-zero exit or a timeout is in `code`.
+ */
+export function runKubectl(kubeconfig: string, home: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'kubectl',
+      ['--kubeconfig', kubeconfig, ...args],
+      { env: { ...process.env, HOME: home, KUBECONFIG: kubeconfig }, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0;
+        resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
+      },
+    );
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+  });
+}
+
+/**
  * A control plane for tests: PKI from `kubets init` (the built CLI), a KV
  * (a 3-member kubets-kv or a real etcd 3.4), optionally a nats-server, and N
  * kubets-apiserver processes on loopback (or on `address`); plus the stock kubectl with the
@@ -172,18 +192,7 @@ export class ControlPlane {
   /** Run the stock kubectl with the admin kubeconfig (and a fresh HOME, so no cached discovery). */
   kubectl(args: string[], opts: { input?: string; timeoutMs?: number; server?: number } = {}): Promise<KubectlResult> {
     const extra = opts.server !== undefined ? [`--server=${this.apiservers[opts.server]!.url}`] : [];
-    return new Promise((resolve) => {
-      const child = execFile(
-        'kubectl',
-        ['--kubeconfig', this.kubeconfig, ...extra, ...args],
-        { env: { ...process.env, HOME: this.home, KUBECONFIG: this.kubeconfig }, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0;
-          resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
-        },
-      );
-      if (opts.input !== undefined) child.stdin!.end(opts.input);
-    });
+    return runKubectl(this.kubeconfig, this.home, [...extra, ...args], opts);
   }
 
   /** Start a long-running kubectl (get -w) and collect its output lines. */

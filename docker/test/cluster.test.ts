@@ -1,0 +1,188 @@
+// Issue 9's first end-to-end milestone: a cluster of kubets/node containers
+// brought up as a user would, `kubets init` on the control plane and
+// `kubets join` on two workers (libs/testkit's DockerCluster, on
+// testcontainers), then checked from the host with the stock kubectl:
+// - three Ready nodes, the control plane's five mirror pods Running;
+// - a Deployment of 4 busybox-httpd pods lands on both workers (the control
+//   plane is tainted NoSchedule), and every pod answers HTTP from nodes other
+//   than its own (pod CIDRs routed between the node containers), and from a
+//   pod on the other worker.
+// Nothing leaves the machine: the host talks only to the containers on the
+// network this test created; inside the nodes the service CIDR and the cluster
+// pod CIDR go to a sink device except the routes to real nodes' pods.
+// On failure the nodes' logs are collected and their folder printed.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { TEST_LOG_DIR } from '@kubets/testkit';
+import { DockerCluster } from '@kubets/testkit/docker-cluster';
+
+jest.setTimeout(10 * 60_000);
+
+const WEB_REPLICAS = 4;
+const WEB_PORT = 8080;
+const WEB = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: ${WEB_REPLICAS}
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: httpd
+        image: docker.io/kubets/busybox-httpd:1.0
+        imagePullPolicy: IfNotPresent
+        ports: [{containerPort: ${WEB_PORT}}]
+`;
+
+interface PodJson {
+  metadata: { name: string };
+  spec: { nodeName?: string };
+  status: { phase?: string; podIP?: string; conditions?: Array<{ type: string; status: string }> };
+}
+
+let cluster: DockerCluster | undefined;
+let failed = false;
+const started = Date.now();
+
+/** A test that marks the run failed (for afterAll's log collection) when it throws. */
+function step(name: string, fn: () => Promise<void>): void {
+  test(name, async () => {
+    const t0 = Date.now();
+    try {
+      await fn();
+    } catch (err) {
+      failed = true;
+      throw err;
+    } finally {
+      console.log(`${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  });
+}
+
+function c(): DockerCluster {
+  if (!cluster) throw new Error('the cluster did not come up (see beforeAll)');
+  return cluster;
+}
+
+async function kubectlOk(args: string[], input?: string): Promise<string> {
+  const r = await c().kubectl(args, { input });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Retry until it holds, then return its value; its last error at the deadline. */
+async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: still failing after ${timeoutMs} ms: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+/**
+ * GET http://ip:port/ from a node container with Node.js (busybox wget
+ * segfaults on a refused connection): "<status> <body>", or "ERR <reason>".
+ */
+async function httpFromNode(node: string, ip: string, port: number): Promise<string> {
+  const script = `require("http").get({host:process.argv[1],port:+process.argv[2],path:"/",timeout:5000},(r)=>{let b="";r.on("data",(d)=>b+=d);r.on("end",()=>console.log(r.statusCode+" "+b.trim()))}).on("timeout",function(){this.destroy(new Error("timeout"))}).on("error",(e)=>console.log("ERR "+e.message))`;
+  const r = await c().exec(node, ['node', '-e', script, ip, String(port)], 20_000);
+  return r.stdout.trim() || `ERR exit ${r.exitCode}: ${r.stderr.trim()}`;
+}
+
+beforeAll(async () => {
+  // The images as the apps are now (docker/build.sh reuses what did not
+  // change: about 4 s; it takes a lock, so a concurrent images.test.ts waits).
+  const build = spawnSync('bash', [path.resolve(__dirname, '..', 'build.sh')], { encoding: 'utf8', timeout: 15 * 60_000 });
+  if (build.status !== 0) throw new Error(`docker/build.sh exited ${build.status ?? build.signal}:\n${build.stdout}\n${build.stderr}`);
+  console.log(`docker/build.sh: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  cluster = await DockerCluster.create({ controlPlanes: 1, workers: 2, log: (l) => console.log(l) });
+  console.log(
+    [`cluster ${cluster.name} up in ${cluster.timings.reduce((sum, t) => sum + t.seconds, 0).toFixed(1)} s (pod CIDR ${cluster.podSubnet}):`,
+      ...cluster.timings.map((t) => `  ${t.phase}: ${t.seconds.toFixed(1)} s`),
+      ...cluster.nodes.map((n) => `  ${n.name} ${n.role} ${n.ip} podCIDR ${n.podCIDR}`)].join('\n'),
+  );
+}, 25 * 60_000);
+
+afterAll(async () => {
+  if (!cluster) return;
+  if (failed) {
+    const dir = await cluster.collectLogs(path.join(TEST_LOG_DIR, `${cluster.name}-failed`)).catch((e: Error) => `(log collection failed: ${e.message})`);
+    console.log(`cluster ${cluster.name}: a test failed; node logs in ${dir}`);
+  }
+  const t0 = Date.now();
+  await cluster.delete();
+  console.log(`cluster ${cluster.name} deleted in ${((Date.now() - t0) / 1000).toFixed(1)} s; whole run ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}, 5 * 60_000);
+
+step('kubectl get nodes from the host: 3 nodes, all Ready', async () => {
+  const out = await kubectlOk(['get', 'nodes', '-o', 'wide']);
+  console.log(out);
+  const rows = out.trim().split('\n').slice(1).map((l) => l.split(/\s+/));
+  expect(rows.map((r) => r[0]).sort()).toEqual(c().nodes.map((n) => n.name).sort());
+  for (const r of rows) expect(r[1]).toBe('Ready');
+  expect(rows.find((r) => r[0] === c().controlPlane.name)![2]).toBe('control-plane');
+  // The InternalIP is the node's address on the test network.
+  for (const n of c().nodes) expect(rows.find((r) => r[0] === n.name)![5]).toBe(n.ip);
+});
+
+step("the control plane's mirror pods are Running in kube-system", async () => {
+  const cp = c().controlPlane.name;
+  const want = ['kube-apiserver', 'kubets-kv', 'nats', 'kube-controller-manager', 'kube-scheduler'].map((p) => `${p}-${cp}`);
+  const out = await eventually('mirror pods Running', 60_000, async () => {
+    const text = await kubectlOk(['get', 'pods', '-n', 'kube-system', '-o', 'wide']);
+    for (const pod of want) expect(text).toMatch(new RegExp(`^${pod}\\s+1/1\\s+Running\\s`, 'm'));
+    return text;
+  });
+  console.log(out);
+});
+
+step(`a Deployment of ${WEB_REPLICAS} busybox-httpd pods lands on both workers and every pod answers HTTP from other nodes`, async () => {
+  await kubectlOk(['apply', '-f', '-'], WEB);
+  const t0 = Date.now();
+  const pods = await eventually(`${WEB_REPLICAS} web pods Ready`, 120_000, async () => {
+    const items = (JSON.parse(await kubectlOk(['get', 'pods', '-l', 'app=web', '-o', 'json'])) as { items: PodJson[] }).items;
+    const ready = items.filter((p) => p.status.phase === 'Running' && p.status.podIP && p.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'));
+    expect(ready).toHaveLength(WEB_REPLICAS);
+    return ready;
+  });
+  console.log(`${WEB_REPLICAS} web pods Ready ${((Date.now() - t0) / 1000).toFixed(1)} s after apply:\n${await kubectlOk(['get', 'pods', '-l', 'app=web', '-o', 'wide'])}`);
+
+  // Both workers, never the tainted control plane.
+  const workers = c().workers.map((w) => w.name).sort();
+  expect([...new Set(pods.map((p) => p.spec.nodeName))].sort()).toEqual(workers);
+  // Pod IPs in their node's podCIDR (a /24 of the cluster's /16).
+  const prefix = (cidr: string) => cidr.split('.').slice(0, cidr.endsWith('/16') ? 2 : 3).join('.') + '.';
+  for (const p of pods) {
+    expect(p.status.podIP!.startsWith(prefix(c().podSubnet))).toBe(true);
+    expect(p.status.podIP!.startsWith(prefix(c().node(p.spec.nodeName!).podCIDR!))).toBe(true);
+  }
+
+  // From every node other than the pod's own (the control plane and the other worker).
+  const results: string[] = [];
+  for (const p of pods) {
+    for (const from of c().nodes.filter((n) => n.name !== p.spec.nodeName)) {
+      const answer = await httpFromNode(from.name, p.status.podIP!, WEB_PORT);
+      results.push(`${from.name} -> ${p.metadata.name} (${p.status.podIP} on ${p.spec.nodeName}): ${answer}`);
+      expect(answer).toBe(`200 hello from ${p.metadata.name}`);
+    }
+  }
+  console.log(results.join('\n'));
+
+  // Pod to pod across the workers: kubectl exec (API server -> kubelet) and
+  // busybox wget, which works when the connection succeeds.
+  const a = pods.find((p) => p.spec.nodeName === workers[0])!;
+  const b = pods.find((p) => p.spec.nodeName === workers[1])!;
+  const r = await c().kubectl(['exec', a.metadata.name, '--', 'wget', '-qO-', `http://${b.status.podIP}:${WEB_PORT}/`], { timeoutMs: 30_000 });
+  console.log(`pod ${a.metadata.name} (${a.spec.nodeName}) -> pod ${b.metadata.name} (${b.spec.nodeName}): exit ${r.code} ${r.stdout.trim()} ${r.stderr.trim()}`);
+  expect(r.stdout.trim()).toBe(`hello from ${b.metadata.name}`);
+});

@@ -1,0 +1,454 @@
+// A kubets cluster of kind-style Docker node containers (kubets/node, see
+// docker/README.md), brought up the way a user would: `kubets init` on the
+// first control-plane node and `kubets join` on the workers, driven through
+// testcontainers (network, containers, exec).
+//
+// What this machine needs (/work/shared/PLATFORM.md): no registry (the node
+// image is built locally by docker/build.sh), no --privileged (the node
+// containers get every capability but SYS_RESOURCE, unconfined seccomp,
+// AppArmor and system paths, the host's cgroup hierarchy, tmpfs /run and /tmp,
+// and a bind-mounted, not overlay, /var/lib/containerd), no Ryuk reaper image
+// (delete() cleans up), and nothing may leave the machine: every node routes
+// the service CIDR and the whole cluster pod CIDR into a local sink device
+// before any client runs; the pod CIDRs of the other nodes are routed to those
+// nodes (more specific routes win over the sink).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import type { StartedNetwork, StartedTestContainer } from 'testcontainers';
+import { cgroupDirsOf, run } from './containerd';
+import { runKubectl, type KubectlResult } from './control-plane';
+import { TEST_LOG_DIR } from './process';
+import { waitFor } from './wait';
+
+/** The service CIDR `kubets init` uses by default (kubeadm's). */
+export const DOCKER_CLUSTER_SERVICE_CIDR = '10.96.0.0/12';
+const API_PORT = 6443;
+/** The sink device of every node (PLATFORM.md: this kernel has no `dummy`, `ifb` works). */
+const SINK = 'ksink';
+
+export interface DockerClusterOptions {
+  /** Only 1 for now: joining control planes is not implemented in `kubets join` yet. */
+  controlPlanes?: 1;
+  workers?: number;
+  /** Prefix of the containers, the network and the node names (lower case, DNS-1123); default kubets-<random>. */
+  name?: string;
+  /** Default kubets/node:<root package.json version>. */
+  image?: string;
+  /** The cluster pod CIDR (a /16); default a random 10.N.0.0/16 clear of the service CIDR and of 10.244.200-254 (other tests' bridges). */
+  podSubnet?: string;
+  /** Route the pod CIDR on the host via the first worker (only for tests that reach pods from the host); removed by delete(). */
+  hostPodRoute?: boolean;
+  /** Progress lines (phases and their durations); default none. */
+  log?: (line: string) => void;
+  /** Deadline for the node containers to boot containerd and import their images; default 180 s. */
+  bootTimeoutMs?: number;
+  /** Deadline for the API server, and then for every node to be Ready; default 180 s each. */
+  readyTimeoutMs?: number;
+}
+
+export type NodeRole = 'control-plane' | 'worker';
+
+export interface DockerClusterNode {
+  name: string;
+  role: NodeRole;
+  /** The address on the cluster's Docker network (also the node's InternalIP). */
+  ip: string;
+  /** The node's spec.podCIDR once the controller manager allocated it. */
+  podCIDR?: string;
+  container: StartedTestContainer;
+  /** The host folder bind-mounted at /var/lib/containerd. */
+  containerdDir: string;
+}
+
+export interface NodeExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** What the workers need from the control plane's kubets-init.json. */
+interface InitSummaryForJoin {
+  controlPlaneEndpoint: string;
+  caCertHash: string;
+  bootstrapTokens: Array<{ token: string }>;
+}
+
+type Testcontainers = typeof import('testcontainers');
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+function rootVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** 10.N.0.0/16 with N in 112..243: above the service CIDR 10.96.0.0/12 (10.96-111) and below 10.244 (other tests' bridges use 10.244.200-254). */
+export function randomPodSubnet(): string {
+  return `10.${112 + crypto.randomInt(0, 132)}.0.0/16`;
+}
+
+function withTimeout<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** GET https://host:port/path verified with `ca`; the status code, or 0 when nothing answered. */
+function httpsStatus(host: string, port: number, urlPath: string, ca: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = https.get({ host, port, path: urlPath, ca, timeout: 3_000, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(0));
+  });
+}
+
+/**
+ * testcontainers' GenericContainer plus `docker run --security-opt
+ * systempaths=unconfined`, which is a docker CLI option, not an Engine API
+ * one (the Engine refuses it: "invalid --security-opt 2"): the CLI sends it as
+ * empty HostConfig.MaskedPaths and ReadonlyPaths, and so does this (through
+ * the protected hostConfig; testcontainers 11 has no setter for them). Nested
+ * runc containers need an unmasked /proc (runc mounts a fresh procfs).
+ */
+function nodeContainerClass(tc: Testcontainers) {
+  return class NodeContainer extends tc.GenericContainer {
+    withUnconfinedSystemPaths(): this {
+      this.hostConfig.MaskedPaths = [];
+      this.hostConfig.ReadonlyPaths = [];
+      return this;
+    }
+  };
+}
+
+export class DockerCluster {
+  readonly nodes: DockerClusterNode[] = [];
+  /** Seconds each bring-up phase took, in order. */
+  readonly timings: Array<{ phase: string; seconds: number }> = [];
+  /** Where the host's kubectl reads the admin kubeconfig (a copy of the control plane's admin.kubeconfig). */
+  readonly kubeconfig: string;
+  private network: StartedNetwork | undefined;
+  private hostRoute: string | undefined;
+  private readonly home: string;
+
+  private constructor(
+    private readonly tc: Testcontainers,
+    readonly name: string,
+    readonly podSubnet: string,
+    /** Host folder of the kubeconfig, kubectl's HOME and the containerd folders. */
+    readonly dir: string,
+    private readonly log: (line: string) => void,
+  ) {
+    this.kubeconfig = path.join(dir, 'admin.kubeconfig');
+    this.home = path.join(dir, 'home');
+    fs.mkdirSync(this.home, { recursive: true });
+  }
+
+  /**
+   * Start the node containers, `kubets init` the first, `kubets join` the
+   * workers, wait until every node is Ready with a podCIDR and route the pod
+   * CIDRs between nodes. On failure the logs go to
+   * <TEST_LOG_DIR>/<name>-create-failed (named in the error) and everything
+   * created is removed.
+   */
+  static async create(options: DockerClusterOptions = {}): Promise<DockerCluster> {
+    // Before testcontainers reads its configuration: no Ryuk image can be
+    // pulled here, and this machine has /.dockerenv (so testcontainers would
+    // look for the Docker host on a gateway instead of localhost).
+    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+    process.env.TESTCONTAINERS_HOST_OVERRIDE ??= 'localhost';
+    // Loaded here, not at the top: every test importing @kubets/testkit would
+    // otherwise load testcontainers and its Docker client.
+    const tc = await import('testcontainers');
+    const name = options.name ?? `kubets-${crypto.randomBytes(3).toString('hex')}`;
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new Error(`cluster name "${name}" is not a DNS-1123 label`);
+    if ((options.controlPlanes ?? 1) !== 1) throw new Error('DockerCluster: only one control-plane node is supported (kubets join has no --control-plane yet)');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`));
+    const cluster = new DockerCluster(tc, name, options.podSubnet ?? randomPodSubnet(), dir, options.log ?? (() => undefined));
+    try {
+      await cluster.bringUp(options);
+    } catch (err) {
+      // Outside cluster.dir, which delete() removes.
+      const logs = path.join(TEST_LOG_DIR, `${name}-create-failed`);
+      await cluster.collectLogs(logs).catch(() => undefined);
+      await cluster.delete().catch((e: Error) => cluster.log(e.message));
+      (err as Error).message += `\n(node logs in ${logs})`;
+      throw err;
+    }
+    return cluster;
+  }
+
+  private async phase<T>(phase: string, fn: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    const result = await fn();
+    const seconds = (Date.now() - started) / 1000;
+    this.timings.push({ phase, seconds });
+    this.log(`[${this.name}] ${phase}: ${seconds.toFixed(1)} s`);
+    return result;
+  }
+
+  private async bringUp(o: DockerClusterOptions): Promise<void> {
+    const image = o.image ?? `kubets/node:${rootVersion()}`;
+    const readyTimeoutMs = o.readyTimeoutMs ?? 180_000;
+    const names: Array<[string, NodeRole]> = [[`${this.name}-control-plane`, 'control-plane']];
+    for (let i = 1; i <= (o.workers ?? 0); i++) names.push([`${this.name}-worker${i === 1 ? '' : i}`, 'worker']);
+
+    this.network = await this.phase('network', () => new this.tc.Network().start());
+    await this.phase(`start ${names.length} node containers (containerd up, images imported)`, () =>
+      Promise.all(names.map(([n, role]) => this.startNode(n, role, image, o.bootTimeoutMs ?? 180_000))),
+    );
+    // Before any client (kubelet, pod) runs: nothing to the service or pod CIDRs may leave the machine.
+    await this.phase('sinks for the service and pod CIDRs', () => Promise.all(this.nodes.map((n) => this.addSinks(n))));
+
+    const cp = this.nodes[0]!;
+    await this.phase('kubets init', async () => {
+      await this.execOk(cp.name, [
+        'kubets', 'init',
+        `--apiserver-advertise-address=${cp.ip}`,
+        `--control-plane-endpoint=${cp.ip}:${API_PORT}`,
+        `--node-name=${cp.name}`,
+        `--pod-network-cidr=${this.podSubnet}`,
+      ]);
+      fs.writeFileSync(this.kubeconfig, await this.execOk(cp.name, ['cat', '/etc/kubernetes/admin.kubeconfig']), { mode: 0o600 });
+    });
+    const ca = await this.execOk(cp.name, ['cat', '/etc/kubernetes/pki/ca.crt']);
+    await this.phase('API server /readyz from the host', () =>
+      waitFor(async () => (await httpsStatus(cp.ip, API_PORT, '/readyz', ca)) === 200, {
+        timeoutMs: readyTimeoutMs,
+        intervalMs: 500,
+        description: `https://${cp.ip}:${API_PORT}/readyz to answer 200`,
+      }),
+    );
+
+    const summary = JSON.parse(await this.execOk(cp.name, ['cat', '/etc/kubernetes/kubets-init.json'])) as InitSummaryForJoin;
+    const token = summary.bootstrapTokens[0]?.token;
+    if (!token) throw new Error('kubets-init.json has no bootstrap token');
+    await this.phase(`kubets join (${this.nodes.length - 1} workers)`, () =>
+      Promise.all(
+        this.nodes.slice(1).map((n) =>
+          this.execOk(n.name, ['kubets', 'join', summary.controlPlaneEndpoint, `--token=${token}`, `--discovery-token-ca-cert-hash=${summary.caCertHash}`, `--node-name=${n.name}`]),
+        ),
+      ),
+    );
+
+    await this.phase('every node Ready with a podCIDR', () =>
+      waitFor(async () => this.nodesReady(), { timeoutMs: readyTimeoutMs, intervalMs: 1_000, description: `${this.nodes.length} nodes Ready with a podCIDR` }),
+    );
+    await this.phase('pod routes between nodes', () => this.routePods());
+    if (o.hostPodRoute) {
+      const via = this.nodes.find((n) => n.role === 'worker') ?? cp;
+      const r = await run('ip', ['route', 'replace', this.podSubnet, 'via', via.ip]);
+      if (r.code !== 0) throw new Error(`ip route replace ${this.podSubnet} via ${via.ip} on the host: ${r.stderr}`);
+      this.hostRoute = this.podSubnet;
+    }
+  }
+
+  private async startNode(name: string, role: NodeRole, image: string, bootTimeoutMs: number): Promise<void> {
+    const containerdDir = path.join(this.dir, name, 'containerd');
+    fs.mkdirSync(containerdDir, { recursive: true });
+    const container = await new (nodeContainerClass(this.tc))(image)
+      .withUnconfinedSystemPaths()
+      .withName(name)
+      .withHostname(name)
+      // No network aliases: with aliases testcontainers creates the container
+      // on Docker's default bridge and then connects it to the network (a
+      // second interface, on a bridge other tests share). On a user network
+      // Docker's DNS resolves the container name, which is the node name.
+      .withNetwork(this.network!)
+      .withLabels({ 'io.kubets.docker-cluster': this.name })
+      // --privileged fails here ("unable to apply caps"); this is what works (PLATFORM.md).
+      .withAddedCapabilities('ALL')
+      .withDroppedCapabilities('SYS_RESOURCE')
+      .withSecurityOpt('seccomp=unconfined', 'apparmor=unconfined')
+      .withTmpFs({ '/run': '', '/tmp': '' })
+      .withBindMounts([
+        { source: '/sys/fs/cgroup', target: '/sys/fs/cgroup', mode: 'rw' },
+        // Not the image's VOLUME: a host folder that delete() removes, and
+        // containerd's overlayfs snapshots must not sit on the container's overlay.
+        { source: containerdDir, target: '/var/lib/containerd', mode: 'rw' },
+      ])
+      .withWaitStrategy(this.tc.Wait.forLogMessage('kubets-node-init: images ready'))
+      .withStartupTimeout(bootTimeoutMs)
+      .start();
+    const ip = container.getIpAddress(this.network!.getName());
+    // Kept in the order of `names` (the control plane first) whatever order they start in.
+    this.nodes.push({ name, role, ip, container, containerdDir });
+    this.nodes.sort((a, b) => (a.role === b.role ? a.name.localeCompare(b.name, 'en', { numeric: true }) : a.role === 'control-plane' ? -1 : 1));
+  }
+
+  private async addSinks(n: DockerClusterNode): Promise<void> {
+    // The node image's `ip` is busybox's; it creates ifb links. Idempotent (start() re-runs it).
+    await this.execOk(n.name, [
+      'sh', '-c',
+      `ip link show ${SINK} >/dev/null 2>&1 || ip link add ${SINK} type ifb; ip link set ${SINK} up && ` +
+        `ip route replace ${DOCKER_CLUSTER_SERVICE_CIDR} dev ${SINK} && ip route replace ${this.podSubnet} dev ${SINK}`,
+    ]);
+  }
+
+  private async nodesReady(): Promise<boolean> {
+    const r = await this.kubectl(['get', 'nodes', '-o', 'json']);
+    if (r.code !== 0) return false;
+    const items = (JSON.parse(r.stdout) as { items: Array<{ metadata: { name: string }; spec?: { podCIDR?: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }).items;
+    for (const n of this.nodes) {
+      const item = items.find((i) => i.metadata.name === n.name);
+      if (!item?.spec?.podCIDR || !item.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return false;
+      n.podCIDR = item.spec.podCIDR;
+    }
+    return true;
+  }
+
+  /** Every node reaches every other node's podCIDR through that node (a flat L3 network, as kind's kindnet sets up). */
+  private async routePods(): Promise<void> {
+    await Promise.all(
+      this.nodes.map((n) => {
+        const cmds = this.nodes.filter((o) => o !== n && o.podCIDR).map((o) => `ip route replace ${o.podCIDR} via ${o.ip}`);
+        return cmds.length ? this.execOk(n.name, ['sh', '-c', cmds.join(' && ')]) : Promise.resolve('');
+      }),
+    );
+  }
+
+  node(name: string): DockerClusterNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name} in cluster ${this.name} (nodes: ${this.nodes.map((x) => x.name).join(', ')})`);
+    return n;
+  }
+
+  get controlPlane(): DockerClusterNode {
+    return this.nodes[0]!;
+  }
+
+  get workers(): DockerClusterNode[] {
+    return this.nodes.filter((n) => n.role === 'worker');
+  }
+
+  /** The host's stock kubectl with the cluster's admin kubeconfig. */
+  kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> {
+    return runKubectl(this.kubeconfig, this.home, args, opts);
+  }
+
+  /** Run `cmd` in a node container (bounded by timeoutMs, default 60 s). */
+  async exec(node: string, cmd: string[], timeoutMs = 60_000): Promise<NodeExecResult> {
+    const r = await withTimeout(`exec ${cmd.join(' ')} in ${node}`, timeoutMs, this.node(node).container.exec(cmd));
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** exec, failing with the output when the command exits non-zero; its stdout. */
+  async execOk(node: string, cmd: string[], timeoutMs = 60_000): Promise<string> {
+    const r = await this.exec(node, cmd, timeoutMs);
+    if (r.exitCode !== 0) throw new Error(`${cmd.join(' ')} in ${node} exited ${r.exitCode}:\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+  }
+
+  /**
+   * `docker stop` the node container (its init stops the kubelet and
+   * containerd on SIGTERM); the container and its containerd folder stay.
+   * Through testcontainers' Docker client (dockerode): testcontainers' own
+   * stop() removes the container.
+   */
+  async stop(node: string): Promise<void> {
+    const client = await this.tc.getContainerRuntimeClient();
+    await client.container.stop(client.container.getById(this.node(node).container.getId()), { timeout: 20_000 }); // ms
+  }
+
+  /**
+   * `docker start` a stopped node and wait until it imported its images.
+   * Its network namespace is new: the sinks and pod routes are set up again
+   * (and the routes of the other nodes updated should its address change).
+   */
+  async start(node: string, timeoutMs = 180_000): Promise<void> {
+    const n = this.node(node);
+    const client = await this.tc.getContainerRuntimeClient();
+    const container = client.container.getById(n.container.getId());
+    const since = Math.floor(Date.now() / 1000);
+    await client.container.start(container);
+    const info = await client.container.inspect(container);
+    n.ip = info.NetworkSettings.Networks[this.network!.getName()]?.IPAddress ?? n.ip;
+    await waitFor(async () => (await run('docker', ['logs', '--since', String(since), node])).stdout.includes('kubets-node-init: images ready'), {
+      timeoutMs,
+      intervalMs: 500,
+      description: `${node} to boot again`,
+    });
+    await this.addSinks(n);
+    await this.routePods();
+  }
+
+  /**
+   * Write what helps to debug a failure into `dir`: per node, docker logs
+   * (kubets-node-init and the kubelet), containerd's log, the static and
+   * API pods' container logs and the node's addresses, routes and NAT rules;
+   * plus the cluster's nodes, pods and events. Never throws for a missing part.
+   */
+  async collectLogs(dir: string): Promise<string> {
+    fs.mkdirSync(dir, { recursive: true });
+    const write = (file: string, text: string) => fs.writeFileSync(path.join(dir, file), text);
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        // docker's CLI: testcontainers' logs() follows the stream, a snapshot is wanted here.
+        const logs = await run('docker', ['logs', '--timestamps', n.name], 60_000);
+        write(`${n.name}.docker.log`, logs.stdout + logs.stderr);
+        const inNode = async (file: string, script: string) => {
+          const r = await this.exec(n.name, ['sh', '-c', script]).catch((e: Error) => ({ exitCode: -1, stdout: '', stderr: e.message }));
+          write(`${n.name}.${file}`, r.stdout + r.stderr);
+        };
+        await inNode('containerd.log', 'cat /var/log/containerd.log');
+        await inNode('pods.log', 'for f in $(find /var/lib/kubets-kubelet/pods -path "*/logs/*" -name "*.log" 2>/dev/null | sort); do echo "==> $f"; cat "$f"; done');
+        await inNode('network.txt', 'ip addr; echo; ip route; echo; iptables-save 2>&1; echo; ls -l /etc/cni/net.d; cat /etc/cni/net.d/* 2>&1');
+      }),
+    );
+    if (fs.existsSync(this.kubeconfig)) {
+      const r = await this.kubectl(['get', 'nodes,pods,deployments,replicasets', '-A', '-o', 'wide'], { timeoutMs: 20_000 });
+      const events = await this.kubectl(['get', 'events', '-A'], { timeoutMs: 20_000 });
+      write('cluster.txt', `${r.stdout}${r.stderr}\n${events.stdout}${events.stderr}`);
+    }
+    return dir;
+  }
+
+  /**
+   * Remove everything: the host route (if any), the node containers (and
+   * their anonymous volumes), the network, the nodes' cgroups (the kubelet's
+   * --cgroup-root is /kubets/<node> in the host's hierarchy, which the nodes
+   * share) and the host folder with the containerd folders and the kubeconfig.
+   * Safe to call twice, and after a failed create().
+   */
+  async delete(): Promise<void> {
+    const problems: string[] = [];
+    if (this.hostRoute) {
+      const r = await run('ip', ['route', 'del', this.hostRoute]);
+      if (r.code !== 0) problems.push(`ip route del ${this.hostRoute}: ${r.stderr.trim()}`);
+      this.hostRoute = undefined;
+    }
+    await Promise.all(
+      this.nodes.map((n) =>
+        n.container.stop({ timeout: 20_000, remove: true, removeVolumes: true }).catch(async (err: Error) => {
+          // Already stopped by stop(): testcontainers may refuse; docker rm -f does not.
+          const r = await run('docker', ['rm', '-f', '-v', n.name]);
+          if (r.code !== 0 && !/No such container/.test(r.stderr)) problems.push(`remove ${n.name}: ${err.message}; ${r.stderr.trim()}`);
+        }),
+      ),
+    );
+    if (this.network) {
+      await this.network.stop().catch((err: Error) => problems.push(`remove network ${this.network!.getName()}: ${err.message}`));
+      this.network = undefined;
+    }
+    for (const n of this.nodes) {
+      for (const cg of fs.existsSync('/sys/fs/cgroup') ? cgroupDirsOf(`/kubets/${n.name}`) : []) {
+        try {
+          fs.rmdirSync(cg);
+        } catch (err) {
+          problems.push(`rmdir ${cg}: ${(err as Error).message}`);
+        }
+      }
+    }
+    this.nodes.length = 0;
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (problems.length) throw new Error(`DockerCluster ${this.name}: could not remove everything:\n${problems.join('\n')}`);
+  }
+}
