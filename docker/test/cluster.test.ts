@@ -12,6 +12,7 @@
 // pod CIDR go to a sink device except the routes to real nodes' pods.
 // On failure the nodes' logs are collected and their folder printed.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { TEST_LOG_DIR } from '@kubets/testkit';
 import { DockerCluster } from '@kubets/testkit/docker-cluster';
@@ -185,4 +186,37 @@ step(`a Deployment of ${WEB_REPLICAS} busybox-httpd pods lands on both workers a
   const r = await c().kubectl(['exec', a.metadata.name, '--', 'wget', '-qO-', `http://${b.status.podIP}:${WEB_PORT}/`], { timeoutMs: 30_000 });
   console.log(`pod ${a.metadata.name} (${a.spec.nodeName}) -> pod ${b.metadata.name} (${b.spec.nodeName}): exit ${r.code} ${r.stdout.trim()} ${r.stderr.trim()}`);
   expect(r.stdout.trim()).toBe(`hello from ${b.metadata.name}`);
+});
+
+step('kube-proxy from infra/kube-proxy.yaml runs on every node, and a ClusterIP Service answers from every node, spread across the pods on both workers', async () => {
+  // The operator's manifest, with the control plane's NATS address in its ConfigMap.
+  const manifest = fs.readFileSync(path.resolve(__dirname, '..', '..', 'infra', 'kube-proxy.yaml'), 'utf8').replace(/nats-url: .*/, `nats-url: nats://${c().controlPlane.ip}:4222`);
+  await kubectlOk(['apply', '-f', '-'], manifest);
+  const t0 = Date.now();
+  await eventually('kube-proxy on every node', 180_000, async () => {
+    const items = (JSON.parse(await kubectlOk(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-proxy', '-o', 'json'])) as { items: PodJson[] }).items;
+    const ready = items.filter((p) => p.status.phase === 'Running' && p.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'));
+    expect(ready.map((p) => p.spec.nodeName).sort()).toEqual(c().nodes.map((n) => n.name).sort());
+  });
+  console.log(`kube-proxy Ready on ${c().nodes.length} nodes ${((Date.now() - t0) / 1000).toFixed(1)} s after apply:\n${await kubectlOk(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-proxy', '-o', 'wide'])}`);
+
+  await kubectlOk(['expose', 'deployment', 'web', '--port=80', `--target-port=${WEB_PORT}`]);
+  const svc = JSON.parse(await kubectlOk(['get', 'svc', 'web', '-o', 'json'])) as { spec: { clusterIP: string } };
+  const vip = svc.spec.clusterIP;
+  const items = (JSON.parse(await kubectlOk(['get', 'pods', '-l', 'app=web', '-o', 'json'])) as { items: PodJson[] }).items;
+  const pods = items.map((p) => p.metadata.name);
+  const podNodes = new Map(items.map((p) => [p.metadata.name, p.spec.nodeName]));
+  for (const n of c().nodes) {
+    // Until the node's proxy programmed the Service, the ClusterIP goes to the sink (a timeout): wait for the first answer.
+    await eventually(`${n.name} -> ${vip}:80`, 60_000, async () => expect(await httpFromNode(n.name, vip, 80)).toMatch(/^200 hello from /));
+    const seen = new Set<string>();
+    for (let i = 0; i < 24 && seen.size < pods.length; i++) {
+      const answer = await httpFromNode(n.name, vip, 80);
+      expect(answer).toMatch(/^200 hello from /);
+      seen.add(answer.replace('200 hello from ', ''));
+    }
+    console.log(`${n.name} -> ClusterIP ${vip}: answered by ${[...seen].sort().join(', ')}`);
+    // Spread across the pods of both workers (random per connection: 24 tries never reaching one worker's two pods is < 2^-23).
+    expect(new Set([...seen].map((name) => podNodes.get(name))).size).toBe(2);
+  }
 });
