@@ -233,6 +233,37 @@ spec:
     await kubectl(['delete', 'pod', 'opts', 'badpath', '--wait=false']);
   });
 
+  it('kubectl delete runs the preStop hook before SIGTERM, within the grace period', async () => {
+    const hostDir = path.join(rootDir, 'prestop');
+    fs.mkdirSync(hostDir, { recursive: true });
+    await kubectl(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'hooked', namespace: 'default' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 10,
+        volumes: [{ name: 'out', hostPath: { path: hostDir, type: 'Directory' } }],
+        containers: [{
+          name: 'c',
+          image: HTTPD,
+          volumeMounts: [{ name: 'out', mountPath: '/out' }],
+          // The hook leaves a file and takes 2 s; the container must still be running while it does.
+          lifecycle: { preStop: { exec: { command: ['sh', '-c', 'date +%s%N > /out/prestop-started; sleep 2; echo done > /out/prestop-done'] } } },
+        }],
+      },
+    }));
+    await waitObj('/api/v1/namespaces/default/pods/hooked', 'pod hooked Running', (x) => x.status?.phase === 'Running');
+    const t0 = Date.now();
+    await kubectl(['delete', 'pod', 'hooked', '--wait=false']);
+    await waitFor(async () => (await env.request('GET', '/api/v1/namespaces/default/pods/hooked')).status === 404, { timeoutMs: 60_000, description: 'pod hooked gone', context: () => kubelet?.tail(20) ?? '' });
+    const took = Date.now() - t0;
+    expect(fs.readFileSync(path.join(hostDir, 'prestop-done'), 'utf8').trim()).toBe('done');
+    // The hook's 2 s happened before the pod went away, and well inside the 10 s grace period (httpd exits on SIGTERM at once).
+    expect(took).toBeGreaterThanOrEqual(2_000);
+    expect(took).toBeLessThan(10_000);
+  });
+
   it('a kubelet restarted with a crossed eviction threshold reports MemoryPressure, and restarts nothing', async () => {
     const before = await get('/api/v1/namespaces/default/pods/net');
     await kubelet!.stop(20_000);

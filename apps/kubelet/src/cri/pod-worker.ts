@@ -769,6 +769,29 @@ export class PodWorker {
    * is then deleted for good (gracePeriodSeconds=0), as the kubelet's status
    * manager does once the pod is terminated.
    */
+  /**
+   * kubelet's preStop hook (exec through ExecSync, httpGet, or sleep), bounded
+   * by the grace period; a failing hook is a FailedPreStopHook event and the
+   * container is stopped anyway. Returns the milliseconds it took.
+   */
+  private async runPreStop(c: AnyObj, containerId: string, graceSeconds: number): Promise<number> {
+    const t0 = Date.now();
+    const h = c.lifecycle.preStop as AnyObj;
+    const fp = `spec.containers{${c.name}}`;
+    try {
+      if (h.sleep) {
+        const ms = Math.min(Number(h.sleep.seconds ?? 0), graceSeconds) * 1000;
+        await new Promise((r) => setTimeout(r, ms));
+      } else {
+        const r = await runProbe(this.d.cri, { ...h, timeoutSeconds: graceSeconds }, c, containerId, this.podIP);
+        if (!r.ok) this.event('Warning', 'FailedPreStopHook', `PreStopHook failed: ${r.output}`, fp);
+      }
+    } catch (e) {
+      this.event('Warning', 'FailedPreStopHook', `PreStopHook failed: ${(e as Error).message}`, fp);
+    }
+    return Date.now() - t0;
+  }
+
   async terminate(gracePeriodSeconds: number, finalize: boolean): Promise<void> {
     if (this.finished) return;
     const t0 = Date.now();
@@ -781,7 +804,14 @@ export class PodWorker {
           const name = c.labels[L.CONTAINER_NAME] ?? '';
           const init = c.labels[L.CONTAINER_TYPE] === 'init';
           if (finalize) this.event('Normal', 'Killing', `Stopping container ${name}`, `spec.${init ? 'initContainers' : 'containers'}{${name}}`);
-          await this.d.cri.stopContainer({ containerId: c.id, timeout: BigInt(grace) }, { timeoutMs: grace * 1000 + 30_000 }).catch((e) => this.log.warn({ id: c.id, err: (e as Error).message }, 'StopContainer failed'));
+          // The preStop hook runs first, within the grace period; SIGTERM gets what is left of it (at least 2 s, as the kubelet).
+          let left = grace;
+          const spec = init ? undefined : ((this.spec.containers ?? []) as AnyObj[]).find((x) => x.name === name);
+          if (spec?.lifecycle?.preStop && c.state === ContainerState.CONTAINER_RUNNING && grace > 0) {
+            const used = await this.runPreStop(spec, c.id, grace);
+            left = Math.max(2, grace - Math.ceil(used / 1000));
+          }
+          await this.d.cri.stopContainer({ containerId: c.id, timeout: BigInt(left) }, { timeoutMs: left * 1000 + 30_000 }).catch((e) => this.log.warn({ id: c.id, err: (e as Error).message }, 'StopContainer failed'));
         }),
     );
     const sandboxes = await this.d.cri.listPodSandbox({ filter: { labelSelector: { [L.POD_UID]: this.uid } } });
