@@ -220,3 +220,60 @@ step('kube-proxy from infra/kube-proxy.yaml runs on every node, and a ClusterIP 
     expect(new Set([...seen].map((name) => podNodes.get(name))).size).toBe(2);
   }
 });
+
+step('a rolling update of a Deployment behind a ClusterIP Service has zero downtime for a client polling every 100 ms', async () => {
+  // The usual zero-downtime recipe: a readiness probe (new pods get traffic only
+  // when they answer), maxUnavailable 0, and a preStop pause so an old pod keeps
+  // serving until every node's proxy has dropped it.
+  const roll = (version: string) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'roll', namespace: 'default' },
+    spec: {
+      replicas: 3,
+      selector: { matchLabels: { app: 'roll' } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: { labels: { app: 'roll' } },
+        spec: {
+          terminationGracePeriodSeconds: 10,
+          containers: [{
+            name: 'httpd',
+            image: 'docker.io/kubets/busybox-httpd:1.0',
+            env: [{ name: 'VERSION', value: version }],
+            ports: [{ containerPort: WEB_PORT }],
+            readinessProbe: { httpGet: { path: '/', port: WEB_PORT }, periodSeconds: 1, failureThreshold: 1 },
+            lifecycle: { preStop: { sleep: { seconds: 3 } } },
+          }],
+        },
+      },
+    },
+  });
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify(roll('1')));
+  expect(await kubectlOk(['rollout', 'status', 'deploy/roll', '--timeout=120s'])).toMatch(/successfully rolled out/);
+  await kubectlOk(['expose', 'deployment', 'roll', '--port=80', `--target-port=${WEB_PORT}`]);
+  const vip = (JSON.parse(await kubectlOk(['get', 'svc', 'roll', '-o', 'json'])) as { spec: { clusterIP: string } }).spec.clusterIP;
+  const client = c().controlPlane.name;
+  await eventually(`${client} -> ${vip}:80`, 60_000, async () => expect(await httpFromNode(client, vip, 80)).toMatch(/^200 hello from roll-/));
+
+  // The poller: one GET every 100 ms from the control-plane node until /tmp/stop-poll appears (at most 3 min).
+  const poller = `const http=require("http"),fs=require("fs");let ok=0,bad=[];const t0=Date.now();
+const tick=()=>{if(fs.existsSync("/tmp/stop-poll")||Date.now()-t0>180000){console.log(JSON.stringify({ok,bad}));return;}
+const s=Date.now();http.get({host:process.argv[1],port:80,path:"/",timeout:2000,agent:false},(r)=>{r.resume();r.on("end",()=>{if(r.statusCode===200)ok++;else bad.push(Date.now()-t0+"ms status "+r.statusCode);setTimeout(tick,Math.max(0,100-(Date.now()-s)));});}).on("timeout",function(){this.destroy(new Error("timeout"))}).on("error",(e)=>{bad.push(Date.now()-t0+"ms "+e.message);setTimeout(tick,Math.max(0,100-(Date.now()-s)));});};tick();`;
+  await c().execOk(client, ['rm', '-f', '/tmp/stop-poll']);
+  const polling = c().exec(client, ['node', '-e', poller, vip], 240_000);
+  const t0 = Date.now();
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify(roll('2')));
+  expect(await kubectlOk(['rollout', 'status', 'deploy/roll', '--timeout=180s'])).toMatch(/successfully rolled out/);
+  const rolloutS = (Date.now() - t0) / 1000;
+  // Old pods are still in their preStop pause: keep polling until they are gone.
+  await eventually('the old pods gone', 60_000, async () => {
+    const items = (JSON.parse(await kubectlOk(['get', 'pods', '-l', 'app=roll', '-o', 'json'])) as { items: Array<{ spec: { containers: Array<{ env?: Array<{ value: string }> }> } }> }).items;
+    expect(items.map((p) => p.spec.containers[0]!.env?.[0]?.value)).toEqual(['2', '2', '2']);
+  });
+  await c().execOk(client, ['touch', '/tmp/stop-poll']);
+  const result = JSON.parse((await polling).stdout.trim().split('\n').pop()!) as { ok: number; bad: string[] };
+  console.log(`rolling update of 3 pods: rolled out in ${rolloutS.toFixed(1)} s; ${result.ok} requests answered, ${result.bad.length} failed${result.bad.length ? `: ${result.bad.join('; ')}` : ''}`);
+  expect(result.ok).toBeGreaterThan(50);
+  expect(result.bad).toEqual([]);
+});
