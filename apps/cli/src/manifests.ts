@@ -215,6 +215,8 @@ export function kubeletFlagsEnv(o: KubeletFlagsOptions): string {
     '--root-dir=/var/lib/kubets-kubelet',
     '--cni-conf-dir=/etc/cni/net.d',
     `--client-ca-file=${path.join(o.outDir, 'pki/ca.crt')}`,
+    // Nodes of one network reach each other's pods through each other (host-gw).
+    '--configure-pod-routes',
     ...(o.controlPlane ? ['--node-labels=node-role.kubernetes.io/control-plane=', '--register-with-taints=node-role.kubernetes.io/control-plane:NoSchedule'] : []),
   ];
   return `# Written by kubets init/join: the kubelet's flags (kubeadm-flags.env).\nKUBELET_ARGS="${args.join(' ')}"\n`;

@@ -15,6 +15,7 @@ import { CriKubelet } from './cri';
 import { HollowNode } from './hollow/hollow-node';
 import { DEFAULT_EVICTION_HARD, parseEvictionHard } from './node/pressure';
 import { NodeAgent } from './node/node-agent';
+import { PodRoutes } from './node/pod-routes';
 import { StaticPodSource } from './static/static-pods';
 import { KubeletServer } from './server';
 
@@ -47,6 +48,7 @@ const FLAGS = {
   'eviction-hard': { type: 'list', default: DEFAULT_EVICTION_HARD, description: 'Hard eviction thresholds (signal<quantity or percent): crossing one reports MemoryPressure, DiskPressure or PIDPressure' },
   'cni-conf-dir': { type: 'string', description: "Where the kubelet writes the CNI config (10-kubets.conflist: bridge + host-local on the Node's podCIDR) for the runtime; unset: the CNI config is managed by someone else" },
   'cni-bridge': { type: 'string', default: 'kubets0', description: 'The bridge of the CNI config written to --cni-conf-dir' },
+  'configure-pod-routes': { type: 'boolean', description: "Route every other node's podCIDR via its InternalIP (host-gw: nodes on one L2 network, e.g. kubets's Docker nodes)" },
   'node-status-update-frequency': { type: 'duration', default: '10s', description: 'How often the runtime status is checked and the node status posted when it changed' },
   'pod-sync-period': { type: 'duration', default: '1s', description: 'How often every pod is re-synced with the runtime (kubelet: the PLEG relist period)' },
   'housekeeping-interval': { type: 'duration', default: '30s', description: 'How often sandboxes of pods that no longer exist are removed' },
@@ -201,6 +203,8 @@ async function runCri(svc: Service<typeof FLAGS>): Promise<void> {
   await svc.serveHttp(cfg.healthzBindAddress);
   svc.markReady();
   log.info({ node: name, runtime: cfg.containerRuntimeEndpoint, rootDir, staticPods: statics?.list().length ?? 0 }, `kubets-kubelet: node ${name} running pods on ${cfg.containerRuntimeEndpoint}`);
+  const routes = cfg.configurePodRoutes ? new PodRoutes(factory.nodes(), name, path.join(rootDir, 'pod-routes.json'), log.child({ actor: 'pod-routes', node: name })) : undefined;
+  if (routes) svc.onShutdown('pod routes', () => routes.stop());
   // The API side, whenever the control plane answers: the pods bound to this
   // node, then housekeeping (only once the list is complete, or it would
   // remove the sandboxes of pods it has not heard of yet) and mirror pods.
@@ -212,6 +216,7 @@ async function runCri(svc: Service<typeof FLAGS>): Promise<void> {
     throw e;
   }
   kubelet.startHousekeeping();
+  routes?.start();
   log.info({ node: name }, 'pods bound to this node listed: housekeeping and mirror pods started');
 }
 

@@ -305,13 +305,22 @@ export class DockerCluster {
     return true;
   }
 
-  /** Every node reaches every other node's podCIDR through that node (a flat L3 network, as kind's kindnet sets up). */
-  private async routePods(): Promise<void> {
+  /**
+   * Every node reaches every other node's podCIDR through that node: the
+   * kubelets route them themselves (--configure-pod-routes, written by kubets
+   * init/join); wait until every node has its routes.
+   */
+  private async routePods(timeoutMs = 60_000): Promise<void> {
     await Promise.all(
-      this.nodes.map((n) => {
-        const cmds = this.nodes.filter((o) => o !== n && o.podCIDR).map((o) => `ip route replace ${o.podCIDR} via ${o.ip}`);
-        return cmds.length ? this.execOk(n.name, ['sh', '-c', cmds.join(' && ')]) : Promise.resolve('');
-      }),
+      this.nodes.map((n) =>
+        waitFor(
+          async () => {
+            const table = await this.execOk(n.name, ['ip', '-4', 'route', 'show']);
+            return this.nodes.filter((o) => o !== n && o.podCIDR).every((o) => table.includes(`${o.podCIDR} via ${o.ip}`));
+          },
+          { timeoutMs, intervalMs: 500, description: `${n.name}'s kubelet to route the other nodes' podCIDRs` },
+        ),
+      ),
     );
   }
 
@@ -360,8 +369,8 @@ export class DockerCluster {
 
   /**
    * `docker start` a stopped node and wait until it imported its images.
-   * Its network namespace is new: the sinks and pod routes are set up again
-   * (and the routes of the other nodes updated should its address change).
+   * Its network namespace is new: the sinks are set up again, and the
+   * kubelets route the pods again (theirs, and the others' should its address change).
    */
   async start(node: string, timeoutMs = 180_000): Promise<void> {
     const n = this.node(node);
