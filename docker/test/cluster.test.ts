@@ -277,3 +277,47 @@ const s=Date.now();http.get({host:process.argv[1],port:80,path:"/",timeout:2000,
   expect(result.ok).toBeGreaterThan(50);
   expect(result.bad).toEqual([]);
 });
+
+step("a stopped worker's pods are rescheduled to the other worker within the timeouts; started again, it rejoins Ready", async () => {
+  const [w1, w2] = c().workers.map((w) => w.name) as [string, string];
+  // Kubernetes' timeouts: the node is Unknown after --node-monitor-grace-period (40 s), then its
+  // pods go after their toleration of node.kubernetes.io/unreachable (here 5 s instead of the default 300 s).
+  const tolerations = ['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready'].map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 }));
+  const deploy = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'resched', namespace: 'default' },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'resched' } },
+      template: {
+        metadata: { labels: { app: 'resched' } },
+        spec: { tolerations, terminationGracePeriodSeconds: 2, affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'resched' } } } }] } }, containers: [{ name: 'httpd', image: 'docker.io/kubets/busybox-httpd:1.0' }] },
+      },
+    },
+  };
+  await kubectlOk(['apply', '-f', '-'], JSON.stringify(deploy));
+  expect(await kubectlOk(['rollout', 'status', 'deploy/resched', '--timeout=120s'])).toMatch(/successfully rolled out/);
+  const podsOn = async () =>
+    (JSON.parse(await kubectlOk(['get', 'pods', '-l', 'app=resched', '-o', 'json'])) as { items: Array<PodJson & { metadata: { deletionTimestamp?: string } }> }).items.filter((p) => !p.metadata.deletionTimestamp);
+  const before = await podsOn();
+  console.log(`resched pods before: ${before.map((p) => `${p.metadata.name}@${p.spec.nodeName}`).join(', ')}`);
+  expect(before.some((p) => p.spec.nodeName === w2)).toBe(true);
+
+  const t0 = Date.now();
+  await c().stop(w2);
+  const nodeStatus = async (n: string) => (JSON.parse(await kubectlOk(['get', 'node', n, '-o', 'json'])) as { status: { conditions: Array<{ type: string; status: string }> } }).status.conditions.find((x) => x.type === 'Ready')?.status;
+  await eventually(`${w2} not Ready`, 90_000, async () => expect(await nodeStatus(w2)).not.toBe('True'));
+  const notReadyS = (Date.now() - t0) / 1000;
+  await eventually(`both resched pods Running on ${w1}`, 90_000, async () => {
+    const pods = await podsOn();
+    expect(pods.filter((p) => p.status.phase === 'Running').map((p) => p.spec.nodeName)).toEqual([w1, w1]);
+  });
+  const rescheduledS = (Date.now() - t0) / 1000;
+
+  const t1 = Date.now();
+  await c().start(w2);
+  await eventually(`${w2} Ready again`, 120_000, async () => expect(await nodeStatus(w2)).toBe('True'));
+  console.log(`worker ${w2} stopped: NotReady after ${notReadyS.toFixed(1)} s, its pods Running on ${w1} after ${rescheduledS.toFixed(1)} s; started again: Ready after ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  expect(rescheduledS).toBeLessThan(40 + 5 + 40); // grace period + toleration + the monitor period, eviction and start-up
+});
