@@ -312,6 +312,15 @@ export class CriKubelet implements ContainerLocator {
     let tickQueued = false;
     let syncQueued = false;
     let busy = false;
+    /** One sync; the relist timer skips its tick while one runs. */
+    const syncMarkingBusy = async (ctx: ActorContext<{ worker: PodWorker | undefined }>) => {
+      busy = true;
+      try {
+        await self.syncOnce(ctx, uid, key);
+      } finally {
+        busy = false;
+      }
+    };
     return defineActor<typeof PodProtocol, { worker: PodWorker | undefined }>({
       name: `pod-${uid}`,
       protocol: PodProtocol,
@@ -332,23 +341,12 @@ export class CriKubelet implements ContainerLocator {
       handlers: {
         sync: async (_m, ctx) => {
           syncQueued = false;
-          busy = true;
-          try {
-            await self.syncOnce(ctx, uid, key);
-          } finally {
-            busy = false;
-          }
+          await syncMarkingBusy(ctx);
           return {};
         },
         tick: async (_m, ctx) => {
           tickQueued = false;
-          if (syncQueued) return {};
-          busy = true;
-          try {
-            await self.syncOnce(ctx, uid, key);
-          } finally {
-            busy = false;
-          }
+          if (!syncQueued) await syncMarkingBusy(ctx);
           return {};
         },
         gone: async (_m, ctx) => {

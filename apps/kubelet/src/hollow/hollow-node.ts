@@ -1,6 +1,7 @@
 import type { Client, InformerFactory, KObject, Pod } from '@kubets/client';
 import { LEASES, NODES, PODS, isAlreadyExists, isNotFound, isRetryable } from '@kubets/client';
 import type { Logger } from 'pino';
+import { nodeLabels } from '../node/node-agent';
 
 export interface HollowNodeOptions {
   name: string;
@@ -85,15 +86,8 @@ export class HollowNode {
       kind: 'Node',
       metadata: {
         name,
-        labels: {
-          'kubernetes.io/hostname': name,
-          'kubernetes.io/os': 'linux',
-          'kubernetes.io/arch': 'amd64',
-          'beta.kubernetes.io/os': 'linux',
-          'beta.kubernetes.io/arch': 'amd64',
-          'kubets.io/hollow': 'true',
-          ...this.o.labels,
-        },
+        // Hollow nodes say amd64 wherever they run: scale tests expect one arch.
+        labels: nodeLabels(name, 'amd64', { 'kubets.io/hollow': 'true', ...this.o.labels }),
         annotations: { 'node.alpha.kubernetes.io/ttl': '0' },
       },
       spec: this.o.taints.length ? { taints: this.o.taints } : {},

@@ -37,6 +37,18 @@ export interface NodeAgentOptions {
 /** kubelet's nodeStatusMaxImages: the largest images reported in status.images. */
 const MAX_IMAGES = 50;
 
+/** The labels every kubelet puts on its Node (kubelet's well-known labels, with the beta ones), then the --node-labels. */
+export function nodeLabels(name: string, arch: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    'kubernetes.io/hostname': name,
+    'kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': arch,
+    'beta.kubernetes.io/os': 'linux',
+    'beta.kubernetes.io/arch': arch,
+    ...extra,
+  };
+}
+
 /** GOARCH of this machine, as Kubernetes labels it. */
 export function goArch(): string {
   return ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[process.arch] ?? process.arch;
@@ -150,14 +162,7 @@ export class NodeAgent {
       kind: 'Node',
       metadata: {
         name,
-        labels: {
-          'kubernetes.io/hostname': name,
-          'kubernetes.io/os': 'linux',
-          'kubernetes.io/arch': arch,
-          'beta.kubernetes.io/os': 'linux',
-          'beta.kubernetes.io/arch': arch,
-          ...this.o.labels,
-        },
+        labels: nodeLabels(name, arch, this.o.labels),
         annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
       },
       spec: this.o.taints.length ? { taints: this.o.taints } : {},
