@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createCA, createCertificate, publicKeyPin } from '@kubets/pki';
-import { checkBootstrapToken, checkCaPin, defaultNatsUrl, JoinError, localAddressTowards, parseCaCertHash, parseClusterInfo, parseJoinEndpoint, runJoin } from './join';
+import { checkSharedFiles } from './join-control-plane';
+import { checkBootstrapToken, checkCaPin, defaultNatsUrl, JoinError, localAddressTowards, parseCaCertHash, parseClusterInfo, parseControlPlanePods, parseJoinEndpoint, runJoin } from './join';
 
 const ca = createCA('kubernetes');
 const other = createCA('kubernetes');
@@ -70,6 +71,56 @@ test('the local address towards loopback is loopback', async () => {
   expect(await localAddressTowards('127.0.0.1', 6443)).toBe('127.0.0.1');
 });
 
+const mirror = (component: string, node: string, annotations: Record<string, string>, command: string[] = [], image = 'docker.io/kubets/kubets:0.1.0') => ({
+  metadata: { name: `${component}-${node}`, labels: { component, tier: 'control-plane' }, annotations },
+  spec: { nodeName: node, containers: [{ image, command }] },
+});
+const pods = [
+  mirror('kubets-kv', 'cp-1', { 'kubeadm.kubernetes.io/etcd.advertise-client-urls': 'http://10.0.0.1:2379' }),
+  mirror('kubets-kv', 'cp-2', { 'kubeadm.kubernetes.io/etcd.advertise-client-urls': 'http://10.0.0.2:2379' }),
+  mirror('nats', 'cp-1', { 'kubets.io/nats.advertise-client-url': 'nats://10.0.0.1:4222', 'kubets.io/nats.advertise-cluster-url': 'nats://10.0.0.1:6222' }),
+  mirror('nats', 'cp-2', { 'kubets.io/nats.advertise-client-url': 'nats://10.0.0.2:4222', 'kubets.io/nats.advertise-cluster-url': 'nats://10.0.0.2:6222' }),
+  mirror('kube-apiserver', 'cp-1', {}, ['kubets-entrypoint', 'apiserver', '--etcd-servers=http://127.0.0.1:2379', '--service-cluster-ip-range=10.96.0.0/12'], 'reg/kubets:1.2'),
+  mirror('kube-controller-manager', 'cp-1', {}, ['kubets-entrypoint', 'controller-manager', '--cluster-cidr=10.244.0.0/16']),
+];
+
+describe('the control plane from its mirror pods', () => {
+  test('KV client URLs, NATS servers, subnets and image; the joining node\'s own pods left out', () => {
+    expect(parseControlPlanePods(JSON.stringify({ items: pods }))).toEqual({
+      kvClientURLs: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'],
+      natsClientURLs: ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222'],
+      natsClusterURLs: ['nats://10.0.0.1:6222', 'nats://10.0.0.2:6222'],
+      externalEtcd: [],
+      serviceSubnet: '10.96.0.0/12',
+      podSubnet: '10.244.0.0/16',
+      image: 'reg/kubets:1.2',
+    });
+    expect(parseControlPlanePods(JSON.stringify({ items: pods }), 'cp-2')).toMatchObject({ kvClientURLs: ['http://10.0.0.1:2379'], natsClusterURLs: ['nats://10.0.0.1:6222'] });
+  });
+
+  test('no kubets-kv pod: the API server\'s --etcd-servers is an external etcd unless it is local', () => {
+    const external = [mirror('kube-apiserver', 'cp-1', {}, ['apiserver', '--etcd-servers=https://10.9.0.1:2379,https://10.9.0.2:2379'])];
+    expect(parseControlPlanePods(JSON.stringify({ items: external })).externalEtcd).toEqual(['https://10.9.0.1:2379', 'https://10.9.0.2:2379']);
+    expect(parseControlPlanePods(JSON.stringify({ items: pods.slice(4) })).externalEtcd).toEqual([]);
+    expect(() => parseControlPlanePods('nope')).toThrow(JoinError);
+  });
+
+  test('a joining control plane needs the shared files, and the cluster\'s CA among them', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubets-join-cp-'));
+    try {
+      expect(() => checkSharedFiles(dir, publicKeyPin(ca.certPem))).toThrow(/missing:\n.*pki\/ca.crt\n.*pki\/ca.key\n.*pki\/sa.key\n.*pki\/sa.pub\n.*tokens.csv\n/);
+      fs.mkdirSync(path.join(dir, 'pki'));
+      for (const f of ['pki/ca.key', 'pki/sa.key', 'pki/sa.pub', 'tokens.csv']) fs.writeFileSync(path.join(dir, f), 'x');
+      fs.writeFileSync(path.join(dir, 'pki/ca.crt'), other.certPem);
+      expect(() => checkSharedFiles(dir, publicKeyPin(ca.certPem))).toThrow(/is not the CA of the cluster at the endpoint/);
+      fs.writeFileSync(path.join(dir, 'pki/ca.crt'), ca.certPem);
+      expect(() => checkSharedFiles(dir, publicKeyPin(ca.certPem))).not.toThrow();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('runJoin against a stub API server', () => {
   let server: https.Server;
   let endpoint: string;
@@ -81,6 +132,7 @@ describe('runJoin against a stub API server', () => {
     server = https.createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
       if (req.url === '/api/v1/namespaces/kube-public/configmaps/cluster-info' && !req.headers.authorization) res.end(JSON.stringify({ data: { kubeconfig } }));
       else if (req.url?.startsWith('/api/v1/nodes') && req.headers.authorization === `Bearer ${TOKEN}`) res.end('{"items":[]}');
+      else if (req.url === '/api/v1/namespaces/kube-system/pods?labelSelector=tier%3Dcontrol-plane' && req.headers.authorization === `Bearer ${TOKEN}`) res.end(JSON.stringify({ items: pods }));
       else {
         res.statusCode = 401;
         res.end('{"kind":"Status","code":401,"message":"Unauthorized"}');
@@ -108,7 +160,8 @@ describe('runJoin against a stub API server', () => {
     expect(fs.statSync(path.join(dir, 'kubelet.kubeconfig')).mode & 0o777).toBe(0o600);
     const flags = fs.readFileSync(path.join(dir, 'kubelet-flags.env'), 'utf8');
     expect(flags).toContain('--node-ip=127.0.0.1');
-    expect(flags).toContain('--nats-url=nats://127.0.0.1:4222');
+    // every control-plane node's NATS, from the nats mirror pods
+    expect(flags).toContain('--nats-url=nats://10.0.0.1:4222,nats://10.0.0.2:4222');
     expect(flags).not.toContain('control-plane');
     expect((await join()).files.map((f) => f.action)).toEqual(['unchanged', 'unchanged', 'unchanged']);
   });

@@ -16,7 +16,7 @@ import YAML from 'yaml';
 import { DEFAULTS, parseEndpoint, type HostPort } from './config';
 import { DEFAULT_OUT_DIR } from './init';
 import { buildKubeconfig } from './kubeconfig';
-import { CONTROL_PLANE_PORTS, kubeletFlagsEnv } from './manifests';
+import { ANNOTATIONS, CONTROL_PLANE_PORTS, kubeletFlagsEnv } from './manifests';
 import { BOOTSTRAP_TOKEN_PATTERN } from './tokens';
 
 export const JOIN_FLAGS = {
@@ -31,7 +31,11 @@ export const JOIN_FLAGS = {
   },
   'node-name': { type: 'string', description: 'The node name (default: the host name)' },
   'out-dir': { type: 'string', default: DEFAULT_OUT_DIR, description: 'Where to write pki/ca.crt, kubelet.kubeconfig and kubelet-flags.env' },
-  'nats-url': { type: 'string', description: 'The control plane NATS URL the kubelet uses (default nats://<endpoint host>:4222)' },
+  'nats-url': { type: 'string', description: "The control plane's NATS URL(s) the kubelet uses (default: every control-plane node's, from the NATS pods; else nats://<endpoint host>:4222)" },
+  'control-plane': { type: 'boolean', description: 'Create a new control plane instance on this node (a KV member, NATS, an API server, a controller manager and a scheduler)' },
+  'apiserver-advertise-address': { type: 'string', description: "With --control-plane: the IP address this node's API server, KV member and NATS advertise (default: this host's address towards the endpoint)" },
+  'apiserver-bind-port': { type: 'number', integer: true, min: 1, max: 65535, default: 6443, description: "With --control-plane: the port of this node's API server" },
+  image: { type: 'string', description: "With --control-plane: the kubets image of the static pods (default: the one the cluster's API server runs)" },
   force: { type: 'boolean', description: 'Replace an existing pki/ca.crt of another cluster, and a kubelet.kubeconfig or kubelet-flags.env that differs' },
 } as const satisfies FlagSpecs;
 
@@ -162,7 +166,7 @@ export async function localAddressTowards(host: string, port: number): Promise<s
   }
 }
 
-interface Reply {
+export interface Reply {
   status: number;
   body: string;
 }
@@ -196,7 +200,7 @@ function get(endpoint: HostPort, urlPath: string, tls: { ca?: string; token?: st
 }
 
 /** The message of a Status body, or the start of the body. */
-function statusMessage(r: Reply): string {
+export function statusMessage(r: Reply): string {
   try {
     const s = JSON.parse(r.body) as { message?: unknown };
     if (typeof s.message === 'string') return s.message;
@@ -206,14 +210,28 @@ function statusMessage(r: Reply): string {
   return r.body.slice(0, 200);
 }
 
-function plannedFile(file: string, text: string, force: boolean, conflict: string): { path: string; text: string; action: 'created' | 'replaced' | 'unchanged' } {
+export function plannedFile(file: string, text: string, force: boolean, conflict: string): { path: string; text: string; action: 'created' | 'replaced' | 'unchanged' } {
   if (!fs.existsSync(file)) return { path: file, text, action: 'created' };
   if (fs.readFileSync(file, 'utf8') === text) return { path: file, text, action: 'unchanged' };
   if (!force) throw new JoinError(`${file} already exists and differs (${conflict}); --force replaces it`);
   return { path: file, text, action: 'replaced' };
 }
 
-export async function runJoin(o: JoinOptions): Promise<JoinResult> {
+/** What discovery established: the cluster CA, verified, and a server that accepts the bootstrap token. */
+export interface Discovery {
+  endpoint: HostPort;
+  server: string;
+  token: string;
+  caPem: string;
+  caPin: string;
+}
+
+/**
+ * kubeadm's bootstrap-token discovery: cluster-info read anonymously, its CA
+ * accepted only when its key is pinned, then the server verified with that CA
+ * and the bootstrap token accepted.
+ */
+export async function discover(o: Pick<JoinOptions, 'endpoint' | 'token' | 'caCertHashes' | 'unsafeSkipCAVerification' | 'log'>): Promise<Discovery> {
   const endpoint = parseJoinEndpoint(o.endpoint);
   const token = checkBootstrapToken(o.token);
   const hashes = o.caCertHashes.map(parseCaCertHash);
@@ -250,18 +268,85 @@ export async function runJoin(o: JoinOptions): Promise<JoinResult> {
 
   // (c) from here on the server is verified with that CA, and the bootstrap
   // token must authenticate (a request that needs credentials).
-  let check: Reply;
-  try {
-    check = await get(endpoint, '/api/v1/nodes?limit=1', { ca: caPem, token });
-  } catch (e) {
-    throw new JoinError(`the API server at ${server} failed verification with the cluster CA: ${(e as Error).message}`);
-  }
+  const check = await apiGet({ endpoint, server, token, caPem, caPin }, '/api/v1/nodes?limit=1');
   if (check.status === 401) throw new JoinError(`the API server at ${server} refused the bootstrap token (401 Unauthorized): check --token against the one kubets init printed`);
   if (check.status !== 200) throw new JoinError(`the API server at ${server} answered HTTP ${check.status} with the bootstrap token: ${statusMessage(check)}`);
   o.log(`[discovery] The API server at ${server} is verified with the cluster CA and accepts the bootstrap token`);
+  return { endpoint, server, token, caPem, caPin };
+}
+
+/** GET from the discovered API server, verified with the cluster CA, with the bootstrap token. */
+export async function apiGet(d: Discovery, urlPath: string): Promise<Reply> {
+  try {
+    return await get(d.endpoint, urlPath, { ca: d.caPem, token: d.token });
+  } catch (e) {
+    throw new JoinError(`GET ${d.server}${urlPath} (verified with the cluster CA) failed: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Where the control plane runs, from the mirror pods of its static pods
+ * (their annotations, as kubeadm finds its etcd members): the KV members'
+ * client URLs, the NATS servers, the cluster's service and pod subnets and
+ * the kubets image. `exceptNode`'s own pods are left out (a re-run).
+ */
+export interface ControlPlaneInfo {
+  kvClientURLs: string[];
+  natsClientURLs: string[];
+  natsClusterURLs: string[];
+  /** The API server's --etcd-servers when no kubets-kv runs in the cluster (an external etcd). */
+  externalEtcd: string[];
+  serviceSubnet?: string;
+  podSubnet?: string;
+  image?: string;
+}
+
+export function parseControlPlanePods(body: string, exceptNode?: string): ControlPlaneInfo {
+  type Pod = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { nodeName?: string; containers?: Array<{ image?: string; command?: string[] }> } };
+  let items: Pod[];
+  try {
+    items = (JSON.parse(body) as { items?: Pod[] }).items ?? [];
+  } catch {
+    throw new JoinError('the list of kube-system pods is not JSON');
+  }
+  const pods = items.filter((p) => p.spec?.nodeName !== exceptNode);
+  const of = (component: string) => pods.filter((p) => p.metadata?.labels?.component === component);
+  const annotation = (component: string, key: string) => [...new Set(of(component).map((p) => p.metadata?.annotations?.[key]).filter((v): v is string => !!v))].sort();
+  const flag = (component: string, name: string) => {
+    for (const p of of(component)) {
+      const arg = p.spec?.containers?.[0]?.command?.find((a) => a.startsWith(`--${name}=`));
+      if (arg) return arg.slice(name.length + 3);
+    }
+    return undefined;
+  };
+  const kvClientURLs = annotation('kubets-kv', ANNOTATIONS.kvClientURLs).flatMap((v) => v.split(','));
+  const etcdServers = flag('kube-apiserver', 'etcd-servers');
+  return {
+    kvClientURLs,
+    natsClientURLs: annotation('nats', ANNOTATIONS.natsClientURL),
+    natsClusterURLs: annotation('nats', ANNOTATIONS.natsClusterURL),
+    externalEtcd: kvClientURLs.length === 0 && etcdServers && !/\/\/(127\.|localhost|\[::1\])/.test(etcdServers) ? etcdServers.split(',') : [],
+    serviceSubnet: flag('kube-apiserver', 'service-cluster-ip-range'),
+    podSubnet: flag('kube-controller-manager', 'cluster-cidr'),
+    image: of('kube-apiserver')[0]?.spec?.containers?.[0]?.image,
+  };
+}
+
+/** The control plane's pods, read with the bootstrap token. */
+export async function controlPlaneInfo(d: Discovery, exceptNode?: string): Promise<ControlPlaneInfo> {
+  const r = await apiGet(d, '/api/v1/namespaces/kube-system/pods?labelSelector=tier%3Dcontrol-plane');
+  if (r.status !== 200) throw new JoinError(`could not list the control plane's pods: HTTP ${r.status}: ${statusMessage(r)}`);
+  return parseControlPlanePods(r.body, exceptNode);
+}
+
+export async function runJoin(o: JoinOptions): Promise<JoinResult> {
+  const d = await discover(o);
+  const { endpoint, server, token, caPem, caPin } = d;
+  const nodeName = (o.nodeName ?? os.hostname()).toLowerCase();
+  // Every control-plane node's NATS, so the kubelet is not tied to one (it learns later ones from the servers).
+  const natsUrl = o.natsUrl ?? ((await controlPlaneInfo(d, nodeName)).natsClientURLs.join(',') || defaultNatsUrl(endpoint));
 
   // (d) plan every file before writing any, so a conflict writes nothing.
-  const nodeName = (o.nodeName ?? os.hostname()).toLowerCase();
   let nodeIP: string;
   try {
     nodeIP = await localAddressTowards(endpoint.host, endpoint.port);
@@ -276,7 +361,7 @@ export async function runJoin(o: JoinOptions): Promise<JoinResult> {
   // CertificateSigningRequest API to get a node client certificate from yet
   // (a later issue replaces this with kubelet TLS bootstrapping).
   const kubeconfig = buildKubeconfig({ clusterName: DEFAULTS.clusterName, server, caCertPem: caPem, users: [{ name: BOOTSTRAP_USER, token }] });
-  const flags = kubeletFlagsEnv({ outDir, nodeName, nodeIP, natsUrl: o.natsUrl ?? defaultNatsUrl(endpoint), controlPlane: false });
+  const flags = kubeletFlagsEnv({ outDir, nodeName, nodeIP, natsUrl, controlPlane: false });
   const plan = [
     plannedFile(caFile, caPem, o.force, 'the CA of another cluster'),
     plannedFile(kubeconfigFile, kubeconfig, o.force, 'this host joined before, or runs a control plane'),
@@ -316,6 +401,15 @@ token, then writes, under --out-dir (default ${DEFAULT_OUT_DIR}):
 Nothing is written when any check fails. An existing pki/ca.crt of another cluster, or a
 kubelet.kubeconfig or kubelet-flags.env that differs, is replaced only with --force.
 
+With --control-plane the node becomes one more control-plane node (kubeadm's manual
+certificate distribution): first copy pki/ca.crt, pki/ca.key, pki/sa.key, pki/sa.pub and
+tokens.csv from a control-plane node into --out-dir. The node then issues its own API
+server certificate and kubeconfigs, adds itself to the KV cluster (MemberAdd), and writes
+the static pods of a KV member, a NATS server routed to the others, an API server, a
+controller manager and a scheduler. Put a load balancer (kubets lb) in front of the API
+servers and use its address as the endpoint, so that the cluster outlives any one node.
+
 Usage:
   kubets join ENDPOINT --token TOKEN --discovery-token-ca-cert-hash sha256:HASH [flags]
+  kubets join ENDPOINT --control-plane --token TOKEN --discovery-token-ca-cert-hash sha256:HASH [flags]
 `;

@@ -5,6 +5,7 @@ import { ConfigError, parseFlags, type FlagSpecs, type ParseResult } from '@kube
 import { configFromFlags, InitConfigError, type InitFlags } from './config';
 import { DEFAULT_OUT_DIR, InitError, runInit, type InitResult } from './init';
 import { JOIN_FLAGS, JOIN_USAGE_TEXT, joinReport, runJoin } from './join';
+import { joinControlPlaneReport, runJoinControlPlane } from './join-control-plane';
 import { DEFAULT_IMAGE_REPOSITORY, writeControlPlane } from './manifests';
 import { writeFileAtomic } from '@kubets/pki';
 import { down, DOWN_USAGE, up, UP_USAGE } from './up';
@@ -63,7 +64,7 @@ Usage:
 
 Commands:
   init        Generate the control plane's CA, certificates, kubeconfigs and tokens
-  join        Set up this host as a worker node of a cluster (bootstrap-token discovery)
+  join        Set up this host as a worker (or, with --control-plane, a control-plane) node of a cluster
   up          Start a local cluster (every component a background process)
   down        Stop the local cluster 'up' started
   serve       Run one component of the local cluster in the foreground (nx serve targets)
@@ -205,8 +206,7 @@ async function join(argv: string[]): Promise<number> {
   if (extra.length > 0) usageError(`unexpected argument "${extra[0]}"`, 'join');
   const c = parsed.config;
   if (c.token === undefined) usageError('--token is required (kubets init prints the join command)', 'join');
-  // A JoinError ends up as `error: <message>` and exit code 1 like any other failure.
-  const result = await runJoin({
+  const common = {
     endpoint,
     token: c.token,
     caCertHashes: c.discoveryTokenCaCertHash ?? [],
@@ -215,9 +215,17 @@ async function join(argv: string[]): Promise<number> {
     outDir: c.outDir,
     natsUrl: c.natsUrl,
     force: c.force ?? false,
-    log: (line) => process.stdout.write(`${line}\n`),
-  });
-  process.stdout.write(joinReport(result));
+    log: (line: string) => process.stdout.write(`${line}\n`),
+  };
+  // A JoinError ends up as `error: <message>` and exit code 1 like any other failure.
+  if (c.controlPlane) {
+    const r = await runJoinControlPlane({ ...common, advertiseAddress: c.apiserverAdvertiseAddress, bindPort: c.apiserverBindPort, image: c.image, defaultImage: `${DEFAULT_IMAGE_REPOSITORY}:${VERSION}` });
+    process.stdout.write(joinControlPlaneReport(r));
+    return 0;
+  }
+  const cpOnly = ['apiserver-advertise-address', 'image'].filter((f) => argv.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)));
+  if (cpOnly.length > 0) usageError(`--${cpOnly[0]} needs --control-plane`, 'join');
+  process.stdout.write(joinReport(await runJoin(common)));
   return 0;
 }
 

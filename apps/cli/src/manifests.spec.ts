@@ -41,11 +41,15 @@ describe('control-plane static pod manifests', () => {
     expect(api.spec.containers[0].livenessProbe.httpGet).toEqual({ host: '127.0.0.1', port: 6443, path: '/livez', scheme: 'HTTPS' });
   });
 
-  it('the first control plane runs a standalone NATS with JetStream (a JetStream cluster with no routes does not start)', () => {
+  it('the first control plane\'s NATS listens for routes and advertises the node address; the pods say where the KV, NATS and API server are', () => {
     const nats = cmd(m['nats.yaml']!);
-    expect(nats).toEqual(expect.arrayContaining(['-js', '--server_name', 'cp-1']));
-    expect(nats).not.toContain('--cluster');
-    expect(nats).not.toContain('--cluster_name');
+    expect(nats).toEqual(expect.arrayContaining(['--server_name', 'cp-1', '--cluster_name', 'kubets', '--cluster', 'nats://0.0.0.0:6222', '--cluster_advertise', '172.18.0.2:6222', '--client_advertise', '172.18.0.2:4222']));
+    expect(nats).not.toContain('--routes');
+    expect(nats).not.toContain('-js');
+    const annotations = (f: string) => (YAML.parse(m[f]!) as any).metadata.annotations;
+    expect(annotations('kubets-kv.yaml')).toEqual({ 'kubeadm.kubernetes.io/etcd.advertise-client-urls': 'http://172.18.0.2:2379' });
+    expect(annotations('nats.yaml')).toEqual({ 'kubets.io/nats.advertise-client-url': 'nats://172.18.0.2:4222', 'kubets.io/nats.advertise-cluster-url': 'nats://172.18.0.2:6222' });
+    expect(annotations('kube-apiserver.yaml')).toEqual({ 'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint': '172.18.0.2:6443' });
   });
 
   it('a joining control-plane node: an existing KV cluster and NATS routes', () => {

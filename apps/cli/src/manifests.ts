@@ -24,8 +24,6 @@ export interface ManifestOptions {
   outDir: string;
   /** The KV's data folder on the node (etcd.local.dataDir, default /var/lib/etcd as kubeadm). */
   kvDataDir?: string;
-  /** NATS's JetStream folder on the node. */
-  natsDataDir?: string;
   /**
    * For a control-plane node that joins: the KV members already there
    * ("name=peerURL") and the NATS routes of the other control-plane nodes.
@@ -44,11 +42,29 @@ interface Volume {
   type: 'Directory' | 'DirectoryOrCreate';
 }
 
-function staticPod(name: string, image: string, command: string[], volumes: Volume[], probe?: { port: number; path: string; scheme: 'HTTP' | 'HTTPS'; host: string }): string {
+/**
+ * Annotations of the control-plane static pods (so of their mirror pods) that
+ * tell a joining control-plane node where the others are, as kubeadm's do.
+ */
+export const ANNOTATIONS = {
+  kvClientURLs: 'kubeadm.kubernetes.io/etcd.advertise-client-urls',
+  apiserverEndpoint: 'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint',
+  natsClientURL: 'kubets.io/nats.advertise-client-url',
+  natsClusterURL: 'kubets.io/nats.advertise-cluster-url',
+} as const;
+
+function staticPod(
+  name: string,
+  image: string,
+  command: string[],
+  volumes: Volume[],
+  probe?: { port: number; path: string; scheme: 'HTTP' | 'HTTPS'; host: string },
+  annotations?: Record<string, string>,
+): string {
   const pod = {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: 'kube-system', labels: { component: name, tier: 'control-plane' } },
+    metadata: { name, namespace: 'kube-system', labels: { component: name, tier: 'control-plane' }, ...(annotations ? { annotations } : {}) },
     spec: {
       hostNetwork: true,
       priorityClassName: 'system-node-critical',
@@ -107,10 +123,11 @@ export function controlPlaneManifests(c: ManifestConfig, o: ManifestOptions): Re
       ],
       [{ name: 'kv-data', hostPath: dataDir, mountPath: dataDir, readOnly: false, type: 'DirectoryOrCreate' }],
       { host: '127.0.0.1', port: P.kvMetrics, path: '/health', scheme: 'HTTP' },
+      { [ANNOTATIONS.kvClientURLs]: url(adv, P.kvClient) },
     );
   }
 
-  const natsDir = o.natsDataDir ?? '/var/lib/kubets-nats';
+  const natsHost = adv.includes(':') ? `[${adv}]` : adv;
   out['nats.yaml'] = staticPod(
     'nats',
     o.image,
@@ -123,25 +140,27 @@ export function controlPlaneManifests(c: ManifestConfig, o: ManifestOptions): Re
       String(P.nats),
       '-m',
       String(P.natsMonitor),
-      '-js',
-      '-sd',
-      natsDir,
-      // A JetStream cluster exits without a server name ("jetstream cluster
-      // requires `server_name` to be set"); the node's is unique in the cluster.
       '--server_name',
       c.nodeName,
-      // A JetStream cluster also exits without routes to peers ("JetStream
-      // cluster requires configured routes"), and with a route to itself
-      // nats-server 2.9 waited for routing without electing a meta leader
-      // (15 s tried in a node container): the first control plane runs a
-      // standalone server, a joining one clusters (the first one's manifest
-      // then needs the cluster flags too: joining control planes are not done).
-      ...(o.join?.natsRoutes.length
-        ? ['--cluster_name', 'kubets', '--cluster', `nats://0.0.0.0:${P.natsCluster}`, '--routes', o.join.natsRoutes.join(',')]
-        : []),
+      // Every control-plane node's NATS is a member of one cluster: the first
+      // listens for routes, each joining one solicits routes to those already
+      // there (the servers then gossip the full mesh, and clients learn every
+      // server). Core NATS only: nothing uses JetStream, whose cluster mode
+      // would need a quorum of its own. The advertised URLs are the node's
+      // address, not every interface's (the CNI bridge's would be gossiped too).
+      '--cluster_name',
+      'kubets',
+      '--cluster',
+      `nats://0.0.0.0:${P.natsCluster}`,
+      '--cluster_advertise',
+      `${natsHost}:${P.natsCluster}`,
+      '--client_advertise',
+      `${natsHost}:${P.nats}`,
+      ...(o.join?.natsRoutes.length ? ['--routes', o.join.natsRoutes.join(',')] : []),
     ],
-    [{ name: 'nats-data', hostPath: natsDir, mountPath: natsDir, readOnly: false, type: 'DirectoryOrCreate' }],
+    [],
     { host: '127.0.0.1', port: P.natsMonitor, path: '/healthz', scheme: 'HTTP' },
+    { [ANNOTATIONS.natsClientURL]: `nats://${natsHost}:${P.nats}`, [ANNOTATIONS.natsClusterURL]: `nats://${natsHost}:${P.natsCluster}` },
   );
 
   const etcdServers = 'external' in c.etcd ? c.etcd.external.endpoints.join(',') : url('127.0.0.1', P.kvClient);
@@ -169,6 +188,7 @@ export function controlPlaneManifests(c: ManifestConfig, o: ManifestOptions): Re
     ],
     [k8s],
     { host: '127.0.0.1', port: c.bindPort, path: '/livez', scheme: 'HTTPS' },
+    { [ANNOTATIONS.apiserverEndpoint]: `${natsHost}:${c.bindPort}` },
   );
 
   const client = (name: string, app: string, kubeconfig: string, port: number, extra: string[] = []) =>

@@ -186,7 +186,8 @@ export class ActorSystem extends EventEmitter {
 
   private static dial(options: ActorSystemOptions): Promise<NatsConnection> {
     return connect({
-      servers: options.servers,
+      // "nats://a:4222,nats://b:4222" (a --nats-url flag) is several servers, as in the nats CLI.
+      servers: typeof options.servers === 'string' ? options.servers.split(',').map((u) => u.trim()).filter(Boolean) : options.servers,
       name: options.name,
       reconnect: true,
       maxReconnectAttempts: -1,

@@ -11,6 +11,8 @@ import {
   type LeaseGrantResponse,
   type LeaseKeepAliveResponse,
   type LeaseTimeToLiveResponse,
+  type MemberAddRequest,
+  type MemberAddResponse,
   type MemberListResponse,
   type PutResponse,
   type RangeRequest,
@@ -286,6 +288,12 @@ export class EtcdClient {
 
   memberList(): Promise<MemberListResponse> {
     return this.call((c) => c.cluster.memberList.bind(c.cluster) as Unary<unknown, MemberListResponse>, {}, false);
+  }
+
+  /** etcdctl member add: a voting member (or a learner) with these peer URLs; the member starts later with --initial-cluster-state existing. */
+  memberAdd(peerURLs: string[], isLearner = false): Promise<MemberAddResponse> {
+    const req: MemberAddRequest = { peerURLs, isLearner };
+    return this.call((c) => c.cluster.memberAdd.bind(c.cluster) as Unary<MemberAddRequest, MemberAddResponse>, req, true);
   }
 
   // ---------------------------------------------------------------- watch

@@ -1,0 +1,164 @@
+// `kubets join --control-plane`: one more control-plane node, the kubeadm way
+// with manual certificate distribution. The operator copies the files every
+// control plane shares (the CA and its key, the service account key pair and
+// the token file) from an existing control-plane node; this node then
+//   1. discovers and verifies the cluster as a worker does (cluster-info, the
+//      pinned CA, the bootstrap token), and checks the copied CA is that CA;
+//   2. reads where the control plane runs from its mirror pods (KV client
+//      URLs, NATS cluster URLs, subnets, image);
+//   3. issues its own serving certificate and kubeconfigs with the shared CA
+//      (`kubets init`'s code, which keeps what exists);
+//   4. adds itself to the KV cluster (etcd's MemberAdd) and writes the static
+//      pods: a KV member that joins the existing cluster, a NATS server with
+//      routes to the others, an API server, a controller manager and a
+//      scheduler (the last two elect a leader among the nodes).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EtcdClient } from '@kubets/etcd-client';
+import { publicKeyPin, writeFileAtomic } from '@kubets/pki';
+import { configFromFlags } from './config';
+import { FILES, runInit, type InitResult } from './init';
+import { controlPlaneInfo, discover, JoinError, localAddressTowards, type JoinOptions } from './join';
+import { CONTROL_PLANE_PORTS, writeControlPlane } from './manifests';
+
+/** What every control-plane node must have the same copy of (kubeadm's list, for kubets' files). */
+export const SHARED_FILES = [FILES.caCert, FILES.caKey, FILES.serviceAccountKey, FILES.serviceAccountPublicKey, FILES.tokenAuthFile] as const;
+
+export interface JoinControlPlaneOptions extends JoinOptions {
+  advertiseAddress?: string;
+  bindPort: number;
+  image?: string;
+  /** The image when the cluster's API server pod names none (default docker.io/kubets/kubets:<version>). */
+  defaultImage: string;
+}
+
+export interface JoinControlPlaneResult {
+  server: string;
+  nodeName: string;
+  advertiseAddress: string;
+  init: InitResult;
+  /** The KV cluster this member joins, etcd's --initial-cluster form. */
+  initialCluster: string[];
+  natsRoutes: string[];
+  /** True when this node's peer URL was already a member (a re-run). */
+  memberExisted: boolean;
+  written: string[];
+}
+
+const url = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/** The missing shared files, and whether the copied CA is the discovered one. */
+export function checkSharedFiles(outDir: string, caPin: string): void {
+  const missing = SHARED_FILES.map((f) => path.join(outDir, f)).filter((f) => !fs.existsSync(f));
+  if (missing.length > 0) {
+    throw new JoinError(
+      'one or more conditions for hosting a new control plane instance is not satisfied: the certificates and keys every control plane shares are missing:\n' +
+        missing.map((f) => `  ${f}\n`).join('') +
+        `Copy them from an existing control-plane node (same paths under its --out-dir): ${SHARED_FILES.join(', ')}.`,
+    );
+  }
+  const local = fs.readFileSync(path.join(outDir, FILES.caCert), 'utf8');
+  let pin: string;
+  try {
+    pin = publicKeyPin(local);
+  } catch (e) {
+    throw new JoinError(`${path.join(outDir, FILES.caCert)} is not a certificate: ${(e as Error).message}`);
+  }
+  if (pin !== caPin) throw new JoinError(`${path.join(outDir, FILES.caCert)} (${pin}) is not the CA of the cluster at the endpoint (${caPin}): copy the shared files from one of its control-plane nodes`);
+}
+
+export async function runJoinControlPlane(o: JoinControlPlaneOptions): Promise<JoinControlPlaneResult> {
+  const outDir = path.resolve(o.outDir);
+  const d = await discover(o);
+  checkSharedFiles(outDir, d.caPin);
+  o.log(`[preflight] The shared certificates and keys in ${outDir} are the cluster's`);
+
+  const nodeName = (o.nodeName ?? os.hostname()).toLowerCase();
+  const info = await controlPlaneInfo(d, nodeName);
+  if (!info.serviceSubnet) throw new JoinError("could not find the cluster's service subnet: no kube-apiserver mirror pod with --service-cluster-ip-range in kube-system");
+  if (info.kvClientURLs.length === 0 && info.externalEtcd.length === 0) throw new JoinError('could not find the KV: no kubets-kv mirror pod (and the API server uses a local etcd)');
+  if (info.natsClusterURLs.length === 0) throw new JoinError('could not find the NATS servers: no nats mirror pod in kube-system');
+  o.log(`[preflight] The control plane: KV ${info.kvClientURLs.join(',') || `external ${info.externalEtcd.join(',')}`}, NATS routes ${info.natsClusterURLs.join(',')}, services ${info.serviceSubnet}, pods ${info.podSubnet ?? '(none)'}`);
+
+  let advertiseAddress = o.advertiseAddress;
+  if (!advertiseAddress) {
+    try {
+      advertiseAddress = await localAddressTowards(d.endpoint.host, d.endpoint.port);
+    } catch (e) {
+      throw new JoinError(`could not find this host's address towards ${d.endpoint.host}: ${(e as Error).message} (pass --apiserver-advertise-address)`);
+    }
+  }
+
+  // The serving certificate (this node's SANs plus the endpoint's), the
+  // kubeconfigs and the kubelet's, all from the shared CA; tokens.csv as copied.
+  const configText = configFromFlags({
+    advertiseAddress,
+    bindPort: o.bindPort,
+    controlPlaneEndpoint: d.endpoint.text,
+    serviceCidr: info.serviceSubnet,
+    podNetworkCidr: info.podSubnet,
+    nodeName,
+    etcdServers: info.externalEtcd.length > 0 ? info.externalEtcd : undefined,
+  });
+  const init = runInit({ configText, configSource: 'the cluster (kubets join --control-plane)', outDir, kubelet: true, log: o.log });
+
+  // The KV: add this member (unless a previous run did), then start it with
+  // the members that run. Until it runs, the cluster needs it for a quorum
+  // (etcd's own caveat), so the kubelet should start it right away.
+  let initialCluster: string[] = [];
+  let memberExisted = false;
+  if (info.kvClientURLs.length > 0) {
+    const peerURL = url(advertiseAddress, CONTROL_PLANE_PORTS.kvPeer);
+    const kv = new EtcdClient({ endpoints: info.kvClientURLs, operationTimeoutMs: 30_000 });
+    try {
+      let members = (await kv.memberList()).members;
+      memberExisted = members.some((m) => m.peerURLs.includes(peerURL));
+      if (!memberExisted) {
+        const added = await kv.memberAdd([peerURL]);
+        members = added.members;
+        o.log(`[kv] Added member ${added.member?.ID.toString(16)} (${peerURL}) to the KV cluster`);
+      } else {
+        o.log(`[kv] ${peerURL} is already a member of the KV cluster`);
+      }
+      const unstarted = members.filter((m) => !m.name && !m.peerURLs.includes(peerURL));
+      if (unstarted.length > 0) {
+        throw new JoinError(`the KV cluster has members that never started (${unstarted.flatMap((m) => m.peerURLs).join(', ')}): start or remove them (etcdctl member remove) before adding another`);
+      }
+      initialCluster = members.filter((m) => !m.peerURLs.includes(peerURL)).flatMap((m) => m.peerURLs.map((u) => `${m.name}=${u}`));
+    } catch (e) {
+      if (e instanceof JoinError) throw e;
+      throw new JoinError(`the KV at ${info.kvClientURLs.join(',')}: ${(e as Error).message}`);
+    } finally {
+      kv.close();
+    }
+  }
+
+  const image = o.image ?? info.image ?? o.defaultImage;
+  const written = writeControlPlane(
+    init.config,
+    { image, outDir, join: { initialCluster, natsRoutes: info.natsClusterURLs }, phases: { etcd: info.kvClientURLs.length > 0, controlPlane: true, kubeletStart: true } },
+    (f, text) => writeFileAtomic(f, text, 0o644),
+  );
+  return { server: d.server, nodeName, advertiseAddress, init, initialCluster, natsRoutes: info.natsClusterURLs, memberExisted, written };
+}
+
+export function joinControlPlaneReport(r: JoinControlPlaneResult): string {
+  const lines = ['', `This node (${r.nodeName}, ${r.advertiseAddress}) is set up as a control-plane node of the cluster at ${r.server}:`, ''];
+  for (const f of r.init.files) lines.push(`  ${f.action.padEnd(8)} ${f.path}`);
+  for (const f of r.written) lines.push(`  written  ${f}`);
+  lines.push(
+    '',
+    r.initialCluster.length > 0
+      ? `Its KV member joins ${r.initialCluster.join(',')}${r.memberExisted ? ' (it was a member already)' : ''}: until it runs, the KV cluster needs it for a quorum, so start the kubelet now.`
+      : 'The API server uses the external etcd.',
+    `Its NATS server routes to ${r.natsRoutes.join(',')}.`,
+    '',
+    "Next: (re)start the node's kubelet service (it runs the static pods in manifests/). Then:",
+    '',
+    `  export KUBECONFIG=${r.init.summary.paths.adminKubeconfig}`,
+    '  kubectl get nodes',
+    '',
+  );
+  return lines.join('\n');
+}
