@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // kubets: the cluster CLI (kubeadm's counterpart). Commands: init, join, up, down, serve, image.
 import path from 'node:path';
-import { ConfigError, parseFlags, type FlagSpecs, type ParseResult } from '@kubets/service-kit';
+import { ConfigError, createLogger, parseFlags, type FlagSpecs, type ParseResult } from '@kubets/service-kit';
 import { configFromFlags, InitConfigError, type InitFlags } from './config';
 import { DEFAULT_OUT_DIR, InitError, runInit, type InitResult } from './init';
 import { JOIN_FLAGS, JOIN_USAGE_TEXT, joinReport, runJoin } from './join';
 import { joinControlPlaneReport, runJoinControlPlane } from './join-control-plane';
+import { LB_FLAGS, LB_USAGE_TEXT, parseBackends, startLoadBalancer } from './lb';
 import { DEFAULT_IMAGE_REPOSITORY, writeControlPlane } from './manifests';
 import { writeFileAtomic } from '@kubets/pki';
 import { down, DOWN_USAGE, up, UP_USAGE } from './up';
@@ -65,6 +66,7 @@ Usage:
 Commands:
   init        Generate the control plane's CA, certificates, kubeconfigs and tokens
   join        Set up this host as a worker (or, with --control-plane, a control-plane) node of a cluster
+  lb          Load-balance TCP connections over several control-plane nodes' API servers
   up          Start a local cluster (every component a background process)
   down        Stop the local cluster 'up' started
   serve       Run one component of the local cluster in the foreground (nx serve targets)
@@ -96,6 +98,11 @@ Usage:
 
 Flags:
 ${flagUsage(INIT_FLAGS)}
+`;
+
+const LB_USAGE = `${LB_USAGE_TEXT}
+Flags:
+${flagUsage(LB_FLAGS)}
 `;
 
 const JOIN_USAGE = `${JOIN_USAGE_TEXT}
@@ -229,6 +236,31 @@ async function join(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `kubets lb`: the API servers' load balancer, in the foreground until SIGTERM/SIGINT. */
+async function lb(argv: string[]): Promise<number> {
+  const parsed = commandFlags(LB_FLAGS, argv, 'lb', LB_USAGE);
+  if (!parsed) return 0;
+  if (parsed.positionals.length > 0) usageError(`unexpected argument "${parsed.positionals[0]}"`, 'lb');
+  const c = parsed.config;
+  let backends;
+  try {
+    backends = parseBackends(c.backend ?? []);
+  } catch (e) {
+    usageError((e as Error).message, 'lb');
+  }
+  const log = createLogger({ name: 'kubets-lb' });
+  const balancer = await startLoadBalancer({ host: c.bindAddress, port: c.port, backends, healthPath: c.healthPath, healthIntervalMs: c.healthInterval, healthzPort: c.healthzPort || undefined, log });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      void balancer.close().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
 function main(): void {
   const [command, ...rest] = process.argv.slice(2);
   try {
@@ -237,11 +269,12 @@ function main(): void {
         init(rest);
         return;
       case 'join':
+      case 'lb':
       case 'up':
       case 'down':
       case 'serve':
       case 'image':
-        (command === 'join' ? join(rest) : command === 'up' ? up(rest) : command === 'down' ? down(rest) : command === 'image' ? image(rest) : serve(rest)).then(
+        (command === 'join' ? join(rest) : command === 'lb' ? lb(rest) : command === 'up' ? up(rest) : command === 'down' ? down(rest) : command === 'image' ? image(rest) : serve(rest)).then(
           (code) => process.exit(code),
           (err: unknown) => {
             process.stderr.write(`error: ${process.env.KUBETS_DEBUG ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}\n`);
@@ -259,6 +292,7 @@ function main(): void {
       case '--help':
         if (command === 'help' && rest[0] === 'init') process.stdout.write(INIT_USAGE);
         else if (command === 'help' && rest[0] === 'join') process.stdout.write(JOIN_USAGE);
+        else if (command === 'help' && rest[0] === 'lb') process.stdout.write(LB_USAGE);
         else if (command === 'help' && rest[0] === 'up') process.stdout.write(UP_USAGE);
         else if (command === 'help' && rest[0] === 'down') process.stdout.write(DOWN_USAGE);
         else if (command === 'help' && rest[0] === 'serve') process.stdout.write(SERVE_USAGE);
