@@ -19,7 +19,7 @@ import { EtcdClient } from '@kubets/etcd-client';
 import { publicKeyPin, writeFileAtomic } from '@kubets/pki';
 import { configFromFlags } from './config';
 import { FILES, runInit, type InitResult } from './init';
-import { controlPlaneInfo, discover, JoinError, localAddressTowards, type JoinOptions } from './join';
+import { controlPlaneInfo, discover, JoinError, localAddressTowards, type ControlPlaneInfo, type JoinOptions } from './join';
 import { CONTROL_PLANE_PORTS, writeControlPlane } from './manifests';
 
 /** What every control-plane node must have the same copy of (kubeadm's list, for kubets' files). */
@@ -31,6 +31,8 @@ export interface JoinControlPlaneOptions extends JoinOptions {
   image?: string;
   /** The image when the cluster's API server pod names none (default docker.io/kubets/kubets:<version>). */
   defaultImage: string;
+  /** How long to wait for the control plane's mirror pods (default 2 min). */
+  mirrorPodTimeoutMs?: number;
 }
 
 export interface JoinControlPlaneResult {
@@ -75,10 +77,22 @@ export async function runJoinControlPlane(o: JoinControlPlaneOptions): Promise<J
   o.log(`[preflight] The shared certificates and keys in ${outDir} are the cluster's`);
 
   const nodeName = (o.nodeName ?? os.hostname()).toLowerCase();
-  const info = await controlPlaneInfo(d, nodeName);
-  if (!info.serviceSubnet) throw new JoinError("could not find the cluster's service subnet: no kube-apiserver mirror pod with --service-cluster-ip-range in kube-system");
-  if (info.kvClientURLs.length === 0 && info.externalEtcd.length === 0) throw new JoinError('could not find the KV: no kubets-kv mirror pod (and the API server uses a local etcd)');
-  if (info.natsClusterURLs.length === 0) throw new JoinError('could not find the NATS servers: no nats mirror pod in kube-system');
+  // The mirror pods appear a little after the API server answers (the first
+  // node's kubelet registers the node, then mirrors its static pods): wait.
+  const deadline = Date.now() + (o.mirrorPodTimeoutMs ?? 120_000);
+  let info: ControlPlaneInfo;
+  for (let waited = false; ; waited = true) {
+    info = await controlPlaneInfo(d, nodeName);
+    const missing = [
+      !info.serviceSubnet && 'a kube-apiserver mirror pod with --service-cluster-ip-range',
+      info.kvClientURLs.length === 0 && info.externalEtcd.length === 0 && 'a kubets-kv mirror pod (or an API server on an external etcd)',
+      info.natsClusterURLs.length === 0 && 'a nats mirror pod',
+    ].filter((m): m is string => !!m);
+    if (missing.length === 0) break;
+    if (Date.now() > deadline) throw new JoinError(`could not find the control plane: kube-system has no ${missing.join(', no ')}`);
+    if (!waited) o.log(`[preflight] Waiting for the control plane's mirror pods in kube-system (${missing.join('; ')})`);
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
   o.log(`[preflight] The control plane: KV ${info.kvClientURLs.join(',') || `external ${info.externalEtcd.join(',')}`}, NATS routes ${info.natsClusterURLs.join(',')}, services ${info.serviceSubnet}, pods ${info.podSubnet ?? '(none)'}`);
 
   let advertiseAddress = o.advertiseAddress;

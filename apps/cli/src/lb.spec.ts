@@ -217,3 +217,33 @@ test('close() stops listening and checks and ends open connections, leaving no h
   // No socket, server or check timer of the LB is left (the backends' were there before).
   await waitFor('handles back to the baseline', () => handles() <= before);
 });
+
+test("an extra port goes to the same port of the chosen backend's host, following the main port's health", async () => {
+  // A plain TCP service beside backend a on 127.0.0.1 (as the API server's gRPC port beside 6443);
+  // the LB on 127.0.0.2 listens on that same port number.
+  const grpc = net.createServer((s) => s.end('grpc of a\n'));
+  await new Promise<void>((resolve) => grpc.listen(0, '127.0.0.1', resolve));
+  const grpcPort = (grpc.address() as net.AddressInfo).port;
+  try {
+    lb = await startLoadBalancer({
+      host: '127.0.0.2',
+      port: 0,
+      backends: [a.endpoint],
+      extraPorts: [grpcPort],
+      healthPath: '/readyz',
+      healthIntervalMs: 100,
+      log: createLogger({ name: 'kubets-lb', level: 'silent' }),
+    });
+    expect(lb.extraPorts).toEqual([grpcPort]);
+    const read = () =>
+      new Promise<string>((resolve, reject) => {
+        let out = '';
+        net.connect(grpcPort, '127.0.0.2').on('data', (d) => (out += d.toString())).on('end', () => resolve(out)).on('error', reject);
+      });
+    expect(await read()).toBe('grpc of a\n');
+    // A second LB cannot take the same extra port: a clear error, nothing left listening.
+    await expect(startLoadBalancer({ host: '127.0.0.2', port: 0, backends: [a.endpoint], extraPorts: [grpcPort], healthPath: '/readyz', healthIntervalMs: 100, log: createLogger({ name: 'kubets-lb', level: 'silent' }) })).rejects.toThrow(LbError);
+  } finally {
+    await new Promise((r) => grpc.close(r));
+  }
+});

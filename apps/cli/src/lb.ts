@@ -16,6 +16,12 @@ export const LB_FLAGS = {
     type: 'list',
     description: 'An API server, host:port or [v6]:port (port default 6443); repeat or comma-separate for several (at least one)',
   },
+  'extra-port': {
+    type: 'list',
+    default: ['6444'],
+    description:
+      "Also forward these ports to the same port of each backend's host, following the backend's health (kubets' API servers serve their internal gRPC API, which kubelets and controllers use, on 6444); empty: none",
+  },
   'health-path': { type: 'string', default: '/readyz', description: 'The HTTPS path that answers 200 when a backend should get connections' },
   'health-interval': { type: 'duration', default: '1s', description: 'How often each backend is checked (e.g. 500ms, 1s, 5s)' },
   'healthz-port': {
@@ -39,6 +45,11 @@ export interface LoadBalancerOptions {
   /** 0 picks a free port; the handle reports the real one. */
   port: number;
   backends: HostPort[];
+  /**
+   * Further ports forwarded to the same port of each backend's host (no
+   * checks of their own: a backend's health is its main port's).
+   */
+  extraPorts?: number[];
   healthPath: string;
   healthIntervalMs: number;
   /** Serve /healthz and /metrics on 127.0.0.1 at this port; 0 or undefined: off. */
@@ -54,6 +65,8 @@ export interface BackendState {
 
 export interface LoadBalancer {
   port: number;
+  /** The bound extra ports, in the order given. */
+  extraPorts: number[];
   /** The bound /healthz and /metrics port, when served. */
   healthzPort?: number;
   close(): Promise<void>;
@@ -144,9 +157,9 @@ export async function startLoadBalancer(o: LoadBalancerOptions): Promise<LoadBal
     return [...up.slice(start), ...up.slice(0, start)];
   }
 
-  function dial(b: Backend): Promise<net.Socket | undefined> {
+  function dial(b: Backend, port: number): Promise<net.Socket | undefined> {
     return new Promise((resolve) => {
-      const s = net.connect({ host: b.hp.host, port: b.hp.port, allowHalfOpen: true });
+      const s = net.connect({ host: b.hp.host, port, allowHalfOpen: true });
       sockets.add(s);
       const timer = setTimeout(() => s.destroy(new Error(`no connection within ${CONNECT_TIMEOUT_MS / 1000}s`)), CONNECT_TIMEOUT_MS);
       s.once('connect', () => {
@@ -165,14 +178,14 @@ export async function startLoadBalancer(o: LoadBalancerOptions): Promise<LoadBal
     });
   }
 
-  async function forward(client: net.Socket): Promise<void> {
+  async function forward(client: net.Socket, port?: number): Promise<void> {
     sockets.add(client);
     // Until piped, a client error (reset while we dial) just ends it.
     client.on('error', () => client.destroy());
     client.once('close', () => sockets.delete(client));
     const peer = `${client.remoteAddress}:${client.remotePort}`;
     for (const b of candidates()) {
-      const upstream = await dial(b);
+      const upstream = await dial(b, port ?? b.hp.port);
       if (!upstream) continue;
       if (client.destroyed || closed) {
         upstream.destroy();
@@ -264,20 +277,32 @@ export async function startLoadBalancer(o: LoadBalancerOptions): Promise<LoadBal
     b.timer = setTimeout(() => void checkLoop(b), o.healthIntervalMs);
   }
 
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
-    forward(client).catch((err: unknown) => {
-      log.error({ err }, 'forwarding failed');
-      client.destroy();
+  /** A listener forwarding to the backends' main port (`port` undefined) or to `port` of their hosts. */
+  async function listen(listenPort: number, port?: number): Promise<net.Server> {
+    const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
+      forward(client, port).catch((err: unknown) => {
+        log.error({ err }, 'forwarding failed');
+        client.destroy();
+      });
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => {
-      server.off('error', reject);
-      resolve();
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(listenPort, o.host, () => {
+        srv.off('error', reject);
+        resolve();
+      });
     });
-  });
-  server.on('error', (err) => log.error({ err }, 'listener failed'));
+    srv.on('error', (err) => log.error({ err }, 'listener failed'));
+    return srv;
+  }
+  const servers = [await listen(o.port)];
+  try {
+    for (const p of o.extraPorts ?? []) servers.push(await listen(p, p));
+  } catch (err) {
+    await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
+    throw new LbError(`cannot listen on ${o.host}: ${(err as Error).message}`);
+  }
+  const server = servers[0]!;
 
   let endpoint: HttpEndpoint | undefined;
   let healthzPort: number | undefined;
@@ -289,7 +314,7 @@ export async function startLoadBalancer(o: LoadBalancerOptions): Promise<LoadBal
     closed = true;
     for (const b of backends) clearTimeout(b.timer);
     for (const req of checks) req.destroy();
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    const stopped = Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
     for (const s of sockets) s.destroy();
     endpoint?.server.closeAllConnections();
     await Promise.all([stopped, endpoint?.close()]);
@@ -321,9 +346,11 @@ export async function startLoadBalancer(o: LoadBalancerOptions): Promise<LoadBal
 
   for (const b of backends) void checkLoop(b);
   const port = (server.address() as net.AddressInfo).port;
-  log.info({ address: `${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`, backends: backends.map((b) => b.hp.text), healthzPort }, 'load balancer started');
+  const extraPorts = servers.slice(1).map((srv) => (srv.address() as net.AddressInfo).port);
+  log.info({ address: `${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`, extraPorts, backends: backends.map((b) => b.hp.text), healthzPort }, 'load balancer started');
   return {
     port,
+    extraPorts,
     healthzPort,
     close,
     states: () => backends.map((b) => ({ backend: b.hp.text, healthy: healthy(b), active: b.active })),

@@ -249,7 +249,12 @@ async function lb(argv: string[]): Promise<number> {
     usageError((e as Error).message, 'lb');
   }
   const log = createLogger({ name: 'kubets-lb' });
-  const balancer = await startLoadBalancer({ host: c.bindAddress, port: c.port, backends, healthPath: c.healthPath, healthIntervalMs: c.healthInterval, healthzPort: c.healthzPort || undefined, log });
+  const extraPorts = (c.extraPort ?? []).map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) usageError(`invalid --extra-port "${p}": want a port number`, 'lb');
+    return n;
+  });
+  const balancer = await startLoadBalancer({ host: c.bindAddress, port: c.port, backends, extraPorts, healthPath: c.healthPath, healthIntervalMs: c.healthInterval, healthzPort: c.healthzPort || undefined, log });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
