@@ -354,6 +354,15 @@ describe('actor runtime over NATS', () => {
     );
   });
 
+  it('a comma-separated server list (a --nats-url flag) is several servers, a refused one before or after the live one', async () => {
+    const refused = `nats://127.0.0.1:${await freePort()}`;
+    for (const servers of [`${nats.url},${refused}`, `${refused},${nats.url}`]) {
+      const s = await ActorSystem.connect({ name: 'list', servers, logger: log });
+      systems.push(s);
+      await waitFor(() => s.connectionState === 'connected', { timeoutMs: 10_000, description: `connected with ${servers}` });
+    }
+  });
+
   it('start(): actors run before NATS is up; their subjects are served and asks answered once it comes', async () => {
     const port = await freePort();
     const subject = freshSubject();

@@ -125,8 +125,11 @@ export class InformerFactory {
   async start(): Promise<void> {
     if (this.started || this.stopped) return;
     if (this.o.nats !== undefined && !this.nc) {
-      const servers = this.o.nats as string | string[];
-      this.nc = await connect({ servers, reconnectTimeWait: 250, maxReconnectAttempts: -1, waitOnFirstConnect: true, pingInterval: 5_000, name: `${this.o.client.component}-informers` });
+      // "nats://a:4222,nats://b:4222" (a --nats-url flag) is several servers; nats.js would take it as one URL.
+      const given = this.o.nats as string | string[];
+      const servers = typeof given === 'string' ? given.split(',').map((u) => u.trim()).filter(Boolean) : given;
+      // A server that is down costs the connect timeout (nats.js: 20 s) before the next one is tried.
+      this.nc = await connect({ servers, timeout: 3_000, reconnectTimeWait: 250, maxReconnectAttempts: -1, waitOnFirstConnect: true, pingInterval: 5_000, name: `${this.o.client.component}-informers` });
       this.ownsConnection = true;
       this.log.info({ servers }, 'informer factory connected to NATS');
     }

@@ -524,3 +524,29 @@ describe('a second API server replica', () => {
     }
   });
 });
+
+describe('informer factory given NATS URLs', () => {
+  test('a comma-separated --nats-url is several servers (a live one and a dead one, in either order)', async () => {
+    await createNamespace('urls');
+    await client.configMaps.create('urls', cm('urls', 'u0', {}));
+    // A refused port first (a lost control-plane node's NATS), then the live server.
+    const dead = await TcpProxy.start(env.nats!.port);
+    const deadUrl = dead.url;
+    await dead.close();
+    const live = `nats://127.0.0.1:${env.nats!.port}`;
+    for (const urls of [`${live},${deadUrl}`, `${deadUrl},${live}`]) {
+    const factory = new InformerFactory({ client, nats: urls });
+    try {
+      await factory.start();
+      const inf = factory.configMaps('urls');
+      expect(inf.mode).toBe('nats');
+      await factory.waitForCacheSync(20_000);
+      await kubectl(['create', 'configmap', 'u1', '-n', 'urls', '--from-literal=a=b']);
+      await waitFor(() => !!factory.configMaps('urls').get('urls/u1'), { description: `the informer on ${urls} follows` });
+      await kubectl(['delete', 'configmap', 'u1', '-n', 'urls']);
+    } finally {
+      await factory.shutdown();
+    }
+    }
+  });
+});
