@@ -1,12 +1,20 @@
-// Issue 9's first end-to-end milestone: a cluster of kubets/node containers
-// brought up as a user would, `kubets init` on the control plane and
-// `kubets join` on two workers (libs/testkit's DockerCluster, on
-// testcontainers), then checked from the host with the stock kubectl:
-// - three Ready nodes, the control plane's five mirror pods Running;
-// - a Deployment of 4 busybox-httpd pods lands on both workers (the control
-//   plane is tainted NoSchedule), and every pod answers HTTP from nodes other
-//   than its own (pod CIDRs routed between the node containers), and from a
-//   pod on the other worker.
+// Issue 9's end-to-end suite: a cluster of kubets/node containers brought up
+// as a user would: `kubets init` on the first control-plane node, `kubets
+// join --control-plane` on two more (a 3-member KV, a 3-server NATS cluster,
+// three API servers behind a `kubets lb` container), `kubets join` on two
+// workers (libs/testkit's DockerCluster, on testcontainers); then checked from
+// the host with the stock kubectl and etcdctl:
+// - five Ready nodes, every control-plane node's five mirror pods Running;
+// - a Deployment of 6 busybox-httpd pods lands on both workers (the control
+//   planes are tainted NoSchedule), and every pod answers HTTP from nodes
+//   other than its own, and from a pod on the other worker;
+// - kube-proxy as a DaemonSet, a ClusterIP answering from every node;
+// - a zero-downtime rolling update; a stopped worker's pods rescheduled;
+// - the node of the KV leader killed: kubectl keeps working, the member
+//   catches up when it is back; the KV leader's node partitioned and healed:
+//   one leader, no acknowledged write lost, the minority's write not applied;
+// - etcdctl snapshot save from the host, the cluster destroyed and a new one
+//   restored from the snapshot: the Deployment and Service come back.
 // Nothing leaves the machine: the host talks only to the containers on the
 // network this test created; inside the nodes the service CIDR and the cluster
 // pod CIDR go to a sink device except the routes to real nodes' pods.
@@ -19,7 +27,8 @@ import { DockerCluster } from '@kubets/testkit/docker-cluster';
 
 jest.setTimeout(10 * 60_000);
 
-const WEB_REPLICAS = 4;
+const WEB_REPLICAS = 6;
+const CONTROL_PLANES = 3;
 const WEB_PORT = 8080;
 const WEB = `apiVersion: apps/v1
 kind: Deployment
@@ -90,6 +99,45 @@ async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<
   }
 }
 
+/** The host's stock etcdctl 3.4 against the KV members of `nodes`. */
+function etcdctl(nodes: Array<{ ip: string }>, args: string[], timeoutMs = 20_000): string {
+  // host:port, not http://host:port: etcdctl's endpoint status dials the endpoint as written and sends
+  // it as the HTTP/2 :authority, which Node's HTTP/2 stack refuses (docs/ARCHITECTURE.md, kubets-kv).
+  const r = spawnSync('etcdctl', [`--endpoints=${nodes.map((n) => `${n.ip}:2379`).join(',')}`, '--dial-timeout=3s', '--command-timeout=10s', ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ETCDCTL_API: '3' } });
+  if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr}`);
+  return r.stdout;
+}
+
+interface EndpointStatus {
+  Endpoint: string;
+  Status: { header: { member_id: number; revision: number; raft_term: number }; leader: number; raftIndex: number };
+}
+
+/** etcdctl endpoint status of each node's member (only those that answer; the others' errors in `errors`). */
+function endpointStatus(nodes: Array<{ ip: string; name: string }>, errors: string[] = []): Array<EndpointStatus & { node: string }> {
+  const out: Array<EndpointStatus & { node: string }> = [];
+  for (const n of nodes) {
+    try {
+      const [s] = JSON.parse(etcdctl([n], ['endpoint', 'status', '-w', 'json'], 8_000)) as EndpointStatus[];
+      if (s) out.push({ ...s, node: n.name });
+    } catch (e) {
+      errors.push(`${n.name}: ${(e as Error).message.trim()}`);
+    }
+  }
+  return out;
+}
+
+/** The node whose KV member leads, as every answering member reports it. */
+function kvLeaderNode(): string {
+  const errors: string[] = [];
+  const status = endpointStatus(c().controlPlanes, errors);
+  const leaders = new Set(status.map((s) => s.Status.leader));
+  if (leaders.size !== 1) throw new Error(`members disagree on the leader: ${JSON.stringify(status.map((s) => [s.node, s.Status.leader]))}; ${errors.join('; ')}`);
+  const leader = status.find((s) => s.Status.header.member_id === [...leaders][0]);
+  if (!leader) throw new Error(`the leader ${[...leaders][0]} did not answer`);
+  return leader.node;
+}
+
 /**
  * GET http://ip:port/ from a node container with Node.js (busybox wget
  * segfaults on a refused connection): "<status> <body>", or "ERR <reason>".
@@ -106,9 +154,9 @@ beforeAll(async () => {
   const build = spawnSync('bash', [path.resolve(__dirname, '..', 'build.sh')], { encoding: 'utf8', timeout: 15 * 60_000 });
   if (build.status !== 0) throw new Error(`docker/build.sh exited ${build.status ?? build.signal}:\n${build.stdout}\n${build.stderr}`);
   console.log(`docker/build.sh: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  cluster = await DockerCluster.create({ controlPlanes: 1, workers: 2, log: (l) => console.log(l) });
+  cluster = await DockerCluster.create({ controlPlanes: CONTROL_PLANES, workers: 2, log: (l) => console.log(l) });
   console.log(
-    [`cluster ${cluster.name} up in ${cluster.timings.reduce((sum, t) => sum + t.seconds, 0).toFixed(1)} s (pod CIDR ${cluster.podSubnet}):`,
+    [`cluster ${cluster.name} (${CONTROL_PLANES} control-plane nodes, 2 workers) up in ${cluster.timings.reduce((sum, t) => sum + t.seconds, 0).toFixed(1)} s (pod CIDR ${cluster.podSubnet}):`,
       ...cluster.timings.map((t) => `  ${t.phase}: ${t.seconds.toFixed(1)} s`),
       ...cluster.nodes.map((n) => `  ${n.name} ${n.role} ${n.ip} podCIDR ${n.podCIDR}`)].join('\n'),
   );
@@ -125,26 +173,35 @@ afterAll(async () => {
   console.log(`cluster ${cluster.name} deleted in ${((Date.now() - t0) / 1000).toFixed(1)} s; whole run ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }, 5 * 60_000);
 
-step('kubectl get nodes from the host: 3 nodes, all Ready', async () => {
+step(`kubectl get nodes from the host: ${CONTROL_PLANES + 2} nodes, all Ready`, async () => {
   const out = await kubectlOk(['get', 'nodes', '-o', 'wide']);
   console.log(out);
   const rows = out.trim().split('\n').slice(1).map((l) => l.split(/\s+/));
   expect(rows.map((r) => r[0]).sort()).toEqual(c().nodes.map((n) => n.name).sort());
   for (const r of rows) expect(r[1]).toBe('Ready');
-  expect(rows.find((r) => r[0] === c().controlPlane.name)![2]).toBe('control-plane');
+  for (const cp of c().controlPlanes) expect(rows.find((r) => r[0] === cp.name)![2]).toBe('control-plane');
+  for (const w of c().workers) expect(rows.find((r) => r[0] === w.name)![2]).toBe('<none>');
   // The InternalIP is the node's address on the test network.
   for (const n of c().nodes) expect(rows.find((r) => r[0] === n.name)![5]).toBe(n.ip);
 });
 
-step("the control plane's mirror pods are Running in kube-system", async () => {
-  const cp = c().controlPlane.name;
-  const want = ['kube-apiserver', 'kubets-kv', 'nats', 'kube-controller-manager', 'kube-scheduler'].map((p) => `${p}-${cp}`);
+step("every control-plane node's mirror pods are Running in kube-system; the KV has a member on each, NATS a server on each", async () => {
+  const want = c().controlPlanes.flatMap((cp) => ['kube-apiserver', 'kubets-kv', 'nats', 'kube-controller-manager', 'kube-scheduler'].map((p) => `${p}-${cp.name}`));
   const out = await eventually('mirror pods Running', 60_000, async () => {
     const text = await kubectlOk(['get', 'pods', '-n', 'kube-system', '-o', 'wide']);
     for (const pod of want) expect(text).toMatch(new RegExp(`^${pod}\\s+1/1\\s+Running\\s`, 'm'));
     return text;
   });
   console.log(out);
+  const members = JSON.parse(etcdctl(c().controlPlanes, ['member', 'list', '-w', 'json'])) as { members: Array<{ name: string; clientURLs?: string[] }> };
+  expect(members.members.map((m) => m.name).sort()).toEqual(c().controlPlanes.map((n) => n.name).sort());
+  // The NATS servers form one cluster: each has routes to the two others (monitoring endpoint on 8222).
+  for (const cp of c().controlPlanes) {
+    await eventually(`${cp.name}'s NATS routes`, 30_000, async () => {
+      const routez = JSON.parse(await c().execOk(cp.name, ['node', '-e', 'require("http").get("http://127.0.0.1:8222/routez",(r)=>{let b="";r.on("data",(d)=>b+=d);r.on("end",()=>console.log(b))})'])) as { num_routes: number };
+      expect(routez.num_routes).toBeGreaterThanOrEqual(CONTROL_PLANES - 1);
+    });
+  }
 });
 
 step(`a Deployment of ${WEB_REPLICAS} busybox-httpd pods lands on both workers and every pod answers HTTP from other nodes`, async () => {
@@ -190,7 +247,8 @@ step(`a Deployment of ${WEB_REPLICAS} busybox-httpd pods lands on both workers a
 
 step('kube-proxy from infra/kube-proxy.yaml runs on every node, and a ClusterIP Service answers from every node, spread across the pods on both workers', async () => {
   // The operator's manifest, with the control plane's NATS address in its ConfigMap.
-  const manifest = fs.readFileSync(path.resolve(__dirname, '..', '..', 'infra', 'kube-proxy.yaml'), 'utf8').replace(/nats-url: .*/, `nats-url: nats://${c().controlPlane.ip}:4222`);
+  const natsUrl = c().controlPlanes.map((n) => `nats://${n.ip}:4222`).join(',');
+  const manifest = fs.readFileSync(path.resolve(__dirname, '..', '..', 'infra', 'kube-proxy.yaml'), 'utf8').replace(/nats-url: .*/, `nats-url: ${natsUrl}`);
   await kubectlOk(['apply', '-f', '-'], manifest);
   const t0 = Date.now();
   await eventually('kube-proxy on every node', 180_000, async () => {
@@ -320,4 +378,123 @@ step("a stopped worker's pods are rescheduled to the other worker within the tim
   await eventually(`${w2} Ready again`, 120_000, async () => expect(await nodeStatus(w2)).toBe('True'));
   console.log(`worker ${w2} stopped: NotReady after ${notReadyS.toFixed(1)} s, its pods Running on ${w1} after ${rescheduledS.toFixed(1)} s; started again: Ready after ${((Date.now() - t1) / 1000).toFixed(1)} s`);
   expect(rescheduledS).toBeLessThan(40 + 5 + 40); // grace period + toleration + the monitor period, eviction and start-up
+});
+
+/** kubectl create configmap NAME: true when the API server acknowledged it (bounded by timeoutMs). */
+async function createConfigMap(name: string, timeoutMs = 15_000): Promise<boolean> {
+  const r = await c().kubectl(['create', 'configmap', name, `--from-literal=k=${name}`, `--request-timeout=${Math.floor(timeoutMs / 1000)}s`], { timeoutMs: timeoutMs + 5_000 });
+  return r.code === 0;
+}
+
+step('the node of the KV leader killed: kubectl keeps working within seconds; back, its KV member catches up', async () => {
+  const leader = kvLeaderNode();
+  const others = c().controlPlanes.filter((n) => n.name !== leader);
+  console.log(`KV leader on ${leader}; killing it`);
+  const t0 = Date.now();
+  await c().kill(leader);
+  // Reads and writes through the load balancer, served by the two others.
+  let attempt = 0;
+  await eventually('a write through kubectl', 30_000, async () => expect(await createConfigMap(`after-kill-${attempt++}`, 5_000)).toBe(true));
+  const writeS = (Date.now() - t0) / 1000;
+  await kubectlOk(['get', 'nodes']);
+  const newLeader = await eventually('a new KV leader', 10_000, async () => {
+    const status = endpointStatus(others);
+    expect(status).toHaveLength(2);
+    expect(new Set(status.map((s) => s.Status.leader)).size).toBe(1);
+    return status.find((s) => s.Status.header.member_id === s.Status.leader)!.node;
+  });
+  console.log(`${leader} killed: kubectl write acknowledged after ${writeS.toFixed(1)} s, new KV leader on ${newLeader}`);
+  expect(writeS).toBeLessThan(15);
+
+  const t1 = Date.now();
+  await c().start(leader);
+  expect(await createConfigMap('after-restart')).toBe(true);
+  const want = Math.max(...endpointStatus(others).map((s) => s.Status.header.revision));
+  await eventually(`${leader}'s KV member at revision ${want}`, 120_000, async () => {
+    const [s] = endpointStatus([c().node(leader)]);
+    expect(s?.Status.header.revision).toBeGreaterThanOrEqual(want);
+  });
+  const caughtUpS = (Date.now() - t1) / 1000;
+  const nodeReady = async () => (JSON.parse(await kubectlOk(['get', 'node', leader, '-o', 'json'])) as { status: { conditions: Array<{ type: string; status: string }> } }).status.conditions.find((x) => x.type === 'Ready')?.status;
+  await eventually(`${leader} Ready again`, 120_000, async () => expect(await nodeReady()).toBe('True'));
+  console.log(`${leader} started again: its KV member caught up after ${caughtUpS.toFixed(1)} s, node Ready after ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  expect(kvLeaderNode()).toBeDefined();
+});
+
+step('the KV leader partitioned from the other nodes and healed: one leader, no acknowledged write lost, the minority wrote nothing', async () => {
+  const isolated = kvLeaderNode();
+  const majority = c().controlPlanes.filter((n) => n.name !== isolated);
+  console.log(`partitioning ${isolated} (KV leader)`);
+  await c().disconnect(isolated);
+  try {
+    // The minority: its API server (reached from inside the node) cannot have a write committed.
+    const admin = /token: (\S+)/.exec(await c().execOk(isolated, ['cat', '/etc/kubernetes/admin.kubeconfig']))![1]!;
+    const minorityWrite = c().exec(isolated, ['node', '-e', `
+      const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'minority-write' }, data: { k: 'v' } });
+      const req = require('https').request({ host: '127.0.0.1', port: 6443, method: 'POST', path: '/api/v1/namespaces/default/configmaps?timeout=10s', rejectUnauthorized: false, timeout: 15000,
+        headers: { authorization: 'Bearer ${admin}', 'content-type': 'application/json' } }, (r) => { r.resume(); r.on('end', () => console.log('status ' + r.statusCode)); });
+      req.on('timeout', () => req.destroy(new Error('timeout'))); req.on('error', (e) => console.log('error ' + e.message)); req.end(body);`], 30_000);
+
+    // The majority elects a leader and keeps acknowledging writes (through the load balancer).
+    const acked: string[] = [];
+    const t0 = Date.now();
+    for (let i = 0; i < 10 || acked.length < 5; i++) {
+      if (Date.now() - t0 > 60_000) throw new Error(`only ${acked.length} writes acknowledged in 60 s of partition`);
+      if (await createConfigMap(`partition-${i}`, 5_000)) acked.push(`partition-${i}`);
+    }
+    const status = endpointStatus(majority);
+    expect(status).toHaveLength(2);
+    expect(new Set(status.map((s) => s.Status.leader)).size).toBe(1);
+    const majorityLeader = status.find((s) => s.Status.header.member_id === s.Status.leader)?.node;
+    expect(majority.map((n) => n.name)).toContain(majorityLeader);
+    const minority = (await minorityWrite).stdout.trim();
+    console.log(`during the partition: ${acked.length} writes acknowledged by the majority (leader ${majorityLeader}); the isolated API server answered the write with: ${minority}`);
+    expect(minority).not.toBe('status 201');
+  } finally {
+    await c().connect(isolated);
+  }
+
+  // Healed: one leader for all three, the isolated member caught up, every acknowledged write there, the minority's absent.
+  // (The cluster keeps writing — leases, node status — so indexes are compared with the majority's at the heal.)
+  const healedAt = Math.max(...endpointStatus(majority).map((s) => s.Status.raftIndex));
+  await eventually(`one leader for all three, ${isolated}'s member at raft index ${healedAt} or later`, 60_000, async () => {
+    const status = endpointStatus(c().controlPlanes);
+    expect(status).toHaveLength(CONTROL_PLANES);
+    expect(new Set(status.map((s) => s.Status.leader)).size).toBe(1);
+    expect(status.find((s) => s.node === isolated)!.Status.raftIndex).toBeGreaterThanOrEqual(healedAt);
+  });
+  const keys = etcdctl([c().node(isolated)], ['get', '/registry/configmaps/default/', '--prefix', '--keys-only', '--consistency=s']);
+  for (let i = 0; i < 5; i++) expect(keys).toContain(`/registry/configmaps/default/partition-${i}`);
+  expect(keys).not.toContain('minority-write');
+  const r = await c().kubectl(['get', 'configmap', 'minority-write']);
+  expect(r.stderr).toMatch(/NotFound|not found/);
+  console.log(`healed: leader ${kvLeaderNode()}, ${isolated}'s member has every acknowledged write`);
+});
+
+step('etcdctl snapshot save from the host; the cluster destroyed; a new one restored from the snapshot: the Deployment and Service come back', async () => {
+  const old = c();
+  const snapshot = path.join(TEST_LOG_DIR, `${old.name}-backup.db`);
+  fs.mkdirSync(TEST_LOG_DIR, { recursive: true });
+  console.log(etcdctl([old.controlPlane], ['snapshot', 'save', snapshot], 60_000).trim());
+  console.log(spawnSync('etcdctl', ['snapshot', 'status', snapshot, '-w', 'table'], { encoding: 'utf8' }).stdout);
+  const svcBefore = (JSON.parse(await kubectlOk(['get', 'svc', 'web', '-o', 'json'])) as { spec: { clusterIP: string } }).spec.clusterIP;
+  const { name, subnet, podSubnet } = old;
+
+  const t0 = Date.now();
+  await old.delete();
+  cluster = undefined;
+  // The same machines (node names and addresses), one control plane, started from the backup.
+  cluster = await DockerCluster.create({ name, subnet, podSubnet, controlPlanes: 1, workers: 2, restoreSnapshot: snapshot, log: (l) => console.log(l) });
+  fs.rmSync(snapshot, { force: true });
+  const upS = (Date.now() - t0) / 1000;
+
+  const svc = JSON.parse(await kubectlOk(['get', 'svc', 'web', '-o', 'json'])) as { spec: { clusterIP: string } };
+  expect(svc.spec.clusterIP).toBe(svcBefore);
+  await eventually(`deployment web with ${WEB_REPLICAS} available replicas`, 180_000, async () => {
+    const d = JSON.parse(await kubectlOk(['get', 'deployment', 'web', '-o', 'json'])) as { status: { availableReplicas?: number } };
+    expect(d.status.availableReplicas).toBe(WEB_REPLICAS);
+  });
+  const from = c().workers[0]!.name;
+  await eventually(`${from} -> restored Service ${svcBefore}`, 120_000, async () => expect(await httpFromNode(from, svcBefore, 80)).toMatch(/^200 hello from web-/));
+  console.log(`restored: cluster up ${upS.toFixed(1)} s after the old one was destroyed; web ${WEB_REPLICAS}/${WEB_REPLICAS} and its Service answering ${((Date.now() - t0) / 1000).toFixed(1)} s after\n${await kubectlOk(['get', 'deploy,svc,pods', '-o', 'wide'])}`);
 });

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import type { StartedNetwork, StartedTestContainer } from 'testcontainers';
+import type { StartedTestContainer } from 'testcontainers';
 import { cgroupDirsOf, run } from './containerd';
 import { runKubectl, type KubectlResult } from './control-plane';
 import { TEST_LOG_DIR } from './process';
@@ -30,8 +30,13 @@ const API_PORT = 6443;
 const SINK = 'ksink';
 
 export interface DockerClusterOptions {
-  /** Only 1 for now: joining control planes is not implemented in `kubets join` yet. */
-  controlPlanes?: 1;
+  /**
+   * Control-plane nodes (default 1): the first runs `kubets init`, the others
+   * `kubets join --control-plane` one after the other (a KV member and a NATS
+   * server each). With more than one, a load balancer container (`kubets lb`)
+   * in front of their API servers is the control-plane endpoint, as kind does.
+   */
+  controlPlanes?: number;
   workers?: number;
   /** Prefix of the containers, the network and the node names (lower case, DNS-1123); default kubets-<random>. */
   name?: string;
@@ -47,6 +52,19 @@ export interface DockerClusterOptions {
   bootTimeoutMs?: number;
   /** Deadline for the API server, and then for every node to be Ready; default 180 s each. */
   readyTimeoutMs?: number;
+  /**
+   * A KV snapshot on the host (etcdctl snapshot save): the first control-plane
+   * node's KV starts from it (`kubets-kv restore` into its data dir before
+   * `kubets init`), as an operator restores a cluster from a backup.
+   */
+  restoreSnapshot?: string;
+  /**
+   * The Docker network's /24 (default a free 192.168.N.0/24). The addresses
+   * follow from it: .2 the load balancer, .10 on the control-plane nodes,
+   * .20 on the workers; a cluster created again on the same subnet gets the
+   * same node addresses (a restore onto the same machines).
+   */
+  subnet?: string;
 }
 
 export type NodeRole = 'control-plane' | 'worker';
@@ -67,6 +85,53 @@ export interface NodeExecResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+}
+
+/** Where the control plane's shared certificates and keys are (kubets join --control-plane's list). */
+const SHARED_FILES = ['pki/ca.crt', 'pki/ca.key', 'pki/sa.key', 'pki/sa.pub', 'tokens.csv'];
+const LB_PORT = API_PORT;
+
+const LABEL = 'io.kubets.docker-cluster';
+const OWNER_LABEL = 'io.kubets.docker-cluster.owner';
+
+/**
+ * Remove the containers and networks of Docker clusters whose owner process
+ * (on this host) is gone: a test run killed before its delete() ran (there is
+ * no Ryuk reaper here). Those of live processes, and of other hosts, stay.
+ * Returns what was removed.
+ */
+export async function reapLeftovers(): Promise<string[]> {
+  const alive = (owner: string | undefined) => {
+    const [host, pid] = (owner ?? '').split('/');
+    if (host !== os.hostname() || !pid) return true;
+    try {
+      process.kill(Number(pid), 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  const removed: string[] = [];
+  const list = async (kind: 'container' | 'network') => {
+    const r = await run('docker', [kind === 'container' ? 'ps' : 'network', ...(kind === 'container' ? ['-a'] : ['ls']), '--filter', `label=${LABEL}`, '--format', `{{.Names}}\t{{.Label "${OWNER_LABEL}"}}`]);
+    return r.code === 0 ? r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string | undefined]) : [];
+  };
+  for (const [name, owner] of await list('container')) {
+    if (alive(owner)) continue;
+    if ((await run('docker', ['rm', '-f', '-v', name])).code === 0) removed.push(`container ${name}`);
+    for (const cg of fs.existsSync('/sys/fs/cgroup') ? cgroupDirsOf(`/kubets/${name}`) : []) {
+      try {
+        fs.rmdirSync(cg);
+      } catch {
+        // still in use or gone: delete() of a later run reports it
+      }
+    }
+  }
+  for (const [name, owner] of await list('network')) {
+    if (alive(owner)) continue;
+    if ((await run('docker', ['network', 'rm', name])).code === 0) removed.push(`network ${name}`);
+  }
+  return removed;
 }
 
 /** What the workers need from the control plane's kubets-init.json. */
@@ -126,16 +191,27 @@ function nodeContainerClass(tc: Testcontainers) {
       this.hostConfig.ReadonlyPaths = [];
       return this;
     }
+
+    /** docker run --network NET --ip IP (testcontainers 11 has no setter for the endpoint's IPAM config). */
+    withStaticAddress(network: string, ip: string): this {
+      this.withNetworkMode(network);
+      this.createOpts.NetworkingConfig = { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: ip } } } };
+      return this;
+    }
   };
 }
 
 export class DockerCluster {
   readonly nodes: DockerClusterNode[] = [];
+  /** The API servers' load balancer (more than one control plane): its container and address. */
+  loadBalancer: { name: string; ip: string; container: StartedTestContainer } | undefined;
+  /** host:port of the API server every node and the host's kubectl use (the load balancer, or the only control plane). */
+  endpoint = '';
   /** Seconds each bring-up phase took, in order. */
   readonly timings: Array<{ phase: string; seconds: number }> = [];
   /** Where the host's kubectl reads the admin kubeconfig (a copy of the control plane's admin.kubeconfig). */
   readonly kubeconfig: string;
-  private network: StartedNetwork | undefined;
+  private network: { name: string; subnet: string } | undefined;
   private hostRoute: string | undefined;
   private readonly home: string;
 
@@ -170,7 +246,9 @@ export class DockerCluster {
     const tc = await import('testcontainers');
     const name = options.name ?? `kubets-${crypto.randomBytes(3).toString('hex')}`;
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new Error(`cluster name "${name}" is not a DNS-1123 label`);
-    if ((options.controlPlanes ?? 1) !== 1) throw new Error('DockerCluster: only one control-plane node is supported (kubets join has no --control-plane yet)');
+    if (!Number.isInteger(options.controlPlanes ?? 1) || (options.controlPlanes ?? 1) < 1) throw new Error('DockerCluster: controlPlanes must be a positive integer');
+    const reaped = await reapLeftovers();
+    if (reaped.length) (options.log ?? (() => undefined))(`removed what killed test runs left: ${reaped.join(', ')}`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`));
     const cluster = new DockerCluster(tc, name, options.podSubnet ?? randomPodSubnet(), dir, options.log ?? (() => undefined));
     try {
@@ -198,45 +276,86 @@ export class DockerCluster {
   private async bringUp(o: DockerClusterOptions): Promise<void> {
     const image = o.image ?? `kubets/node:${rootVersion()}`;
     const readyTimeoutMs = o.readyTimeoutMs ?? 180_000;
-    const names: Array<[string, NodeRole]> = [[`${this.name}-control-plane`, 'control-plane']];
+    const cps = o.controlPlanes ?? 1;
+    // kind's names: <name>-control-plane, -control-plane2, ..., -worker, -worker2, ...
+    const names: Array<[string, NodeRole]> = [];
+    for (let i = 1; i <= cps; i++) names.push([`${this.name}-control-plane${i === 1 ? '' : i}`, 'control-plane']);
     for (let i = 1; i <= (o.workers ?? 0); i++) names.push([`${this.name}-worker${i === 1 ? '' : i}`, 'worker']);
 
-    this.network = await this.phase('network', () => new this.tc.Network().start());
+    // Fixed addresses: a control-plane node that is killed or partitioned
+    // must come back on its address (its KV peer URL and certificate name it).
+    const net = await this.phase('network', () => this.createNetwork(o.subnet));
+    const host = (i: number) => net.subnet.replace(/0\/24$/, String(i));
     await this.phase(`start ${names.length} node containers (containerd up, images imported)`, () =>
-      Promise.all(names.map(([n, role]) => this.startNode(n, role, image, o.bootTimeoutMs ?? 180_000))),
+      Promise.all(names.map(([n, role], i) => this.startNode(n, role, image, host(role === 'control-plane' ? 10 + i : 20 + i - cps), o.bootTimeoutMs ?? 180_000))),
     );
     // Before any client (kubelet, pod) runs: nothing to the service or pod CIDRs may leave the machine.
     await this.phase('sinks for the service and pod CIDRs', () => Promise.all(this.nodes.map((n) => this.addSinks(n))));
 
     const cp = this.nodes[0]!;
+    const cpNodes = this.controlPlanes;
+    if (cps > 1) {
+      const lbIp = host(2);
+      await this.phase('API server load balancer (kubets lb)', () => this.startLoadBalancer(lbIp, cpNodes.map((n) => `${n.ip}:${API_PORT}`)));
+      this.endpoint = `${lbIp}:${LB_PORT}`;
+    } else {
+      this.endpoint = `${cp.ip}:${API_PORT}`;
+    }
+
+    if (o.restoreSnapshot) {
+      const snapshot = o.restoreSnapshot;
+      await this.phase('kubets-kv restore of the snapshot on the first control-plane node', async () => {
+        // Not under /tmp or /run: those are tmpfs mounts, which Docker's copy into a container does not reach.
+        await cp.container.copyFilesToContainer([{ source: snapshot, target: '/root/kv-restore.db' }]);
+        const peer = `http://${cp.ip}:2380`;
+        await this.execOk(cp.name, ['kubets-entrypoint', 'kv', 'restore', '/root/kv-restore.db', `--name=${cp.name}`, `--initial-cluster=${cp.name}=${peer}`, `--initial-advertise-peer-urls=${peer}`, '--data-dir=/var/lib/etcd']);
+      });
+    }
+
     await this.phase('kubets init', async () => {
       await this.execOk(cp.name, [
         'kubets', 'init',
         `--apiserver-advertise-address=${cp.ip}`,
-        `--control-plane-endpoint=${cp.ip}:${API_PORT}`,
+        `--control-plane-endpoint=${this.endpoint}`,
         `--node-name=${cp.name}`,
         `--pod-network-cidr=${this.podSubnet}`,
       ]);
       fs.writeFileSync(this.kubeconfig, await this.execOk(cp.name, ['cat', '/etc/kubernetes/admin.kubeconfig']), { mode: 0o600 });
     });
     const ca = await this.execOk(cp.name, ['cat', '/etc/kubernetes/pki/ca.crt']);
+    const [epHost, epPort] = [this.endpoint.slice(0, this.endpoint.lastIndexOf(':')), Number(this.endpoint.slice(this.endpoint.lastIndexOf(':') + 1))];
     await this.phase('API server /readyz from the host', () =>
-      waitFor(async () => (await httpsStatus(cp.ip, API_PORT, '/readyz', ca)) === 200, {
+      waitFor(async () => (await httpsStatus(epHost, epPort, '/readyz', ca)) === 200, {
         timeoutMs: readyTimeoutMs,
         intervalMs: 500,
-        description: `https://${cp.ip}:${API_PORT}/readyz to answer 200`,
+        description: `https://${this.endpoint}/readyz to answer 200`,
       }),
     );
 
     const summary = JSON.parse(await this.execOk(cp.name, ['cat', '/etc/kubernetes/kubets-init.json'])) as InitSummaryForJoin;
     const token = summary.bootstrapTokens[0]?.token;
     if (!token) throw new Error('kubets-init.json has no bootstrap token');
-    await this.phase(`kubets join (${this.nodes.length - 1} workers)`, () =>
-      Promise.all(
-        this.nodes.slice(1).map((n) =>
-          this.execOk(n.name, ['kubets', 'join', summary.controlPlaneEndpoint, `--token=${token}`, `--discovery-token-ca-cert-hash=${summary.caCertHash}`, `--node-name=${n.name}`]),
-        ),
-      ),
+    const discovery = [`--token=${token}`, `--discovery-token-ca-cert-hash=${summary.caCertHash}`];
+
+    // One control plane at a time: each new KV member must run before the
+    // next is added (a member that was added but does not run counts against the quorum).
+    if (cpNodes.length > 1) {
+      const shared = await Promise.all(SHARED_FILES.map(async (f) => ({ f, content: await this.execOk(cp.name, ['cat', `/etc/kubernetes/${f}`]) })));
+      for (const n of cpNodes.slice(1)) {
+        await this.phase(`kubets join --control-plane ${n.name}`, async () => {
+          await n.container.copyContentToContainer(shared.map(({ f, content }) => ({ content, target: `/etc/kubernetes/${f}`, mode: f.endsWith('.key') || f === 'tokens.csv' ? 0o600 : 0o644 })));
+          await this.execOk(n.name, ['kubets', 'join', this.endpoint, '--control-plane', `--apiserver-advertise-address=${n.ip}`, `--node-name=${n.name}`, ...discovery], 120_000);
+          await waitFor(async () => (await httpsStatus(n.ip, API_PORT, '/readyz', ca)) === 200, {
+            timeoutMs: readyTimeoutMs,
+            intervalMs: 500,
+            description: `${n.name}'s API server (https://${n.ip}:${API_PORT}/readyz) to answer 200`,
+          });
+        });
+      }
+    }
+
+    await this.phase(`kubets join (${this.workers.length} workers)`, () =>
+      Promise.all(this.workers.map((n) => this.execOk(n.name, ['kubets', 'join', this.endpoint, `--node-name=${n.name}`, ...discovery]))),
     );
 
     await this.phase('every node Ready with a podCIDR', () =>
@@ -251,7 +370,47 @@ export class DockerCluster {
     }
   }
 
-  private async startNode(name: string, role: NodeRole, image: string, bootTimeoutMs: number): Promise<void> {
+  /**
+   * A Docker network of the cluster with a subnet of its own (so nodes get
+   * fixed addresses): 192.168.N.0/24 for a free N, created with the docker
+   * CLI (testcontainers' Network has no IPAM options).
+   */
+  private async createNetwork(want?: string): Promise<{ name: string; subnet: string }> {
+    if (want !== undefined && !/^\d+\.\d+\.\d+\.0\/24$/.test(want)) throw new Error(`subnet ${want}: want a /24 (a.b.c.0/24)`);
+    const tried: string[] = [];
+    for (let attempt = 0; attempt < (want ? 1 : 20); attempt++) {
+      const subnet = want ?? `192.168.${100 + crypto.randomInt(0, 150)}.0/24`;
+      const r = await run('docker', ['network', 'create', '--driver', 'bridge', '--subnet', subnet, ...Object.entries(this.labels()).flatMap(([k, v]) => ['--label', `${k}=${v}`]), this.name]);
+      if (r.code === 0) {
+        this.network = { name: this.name, subnet };
+        return this.network;
+      }
+      if (!/overlap|in use/i.test(r.stderr)) throw new Error(`docker network create ${this.name}: ${r.stderr.trim()}`);
+      tried.push(subnet);
+    }
+    throw new Error(`docker network create ${this.name}: every subnet tried overlaps another network (${tried.join(', ')})`);
+  }
+
+  /** What every container and the network carry: the cluster, and the process that owns it (for reapLeftovers). */
+  private labels(): Record<string, string> {
+    return { [LABEL]: this.name, [OWNER_LABEL]: `${os.hostname()}/${process.pid}` };
+  }
+
+  /** `kubets lb` in a kubets/kubets container: the control-plane endpoint of an HA cluster (kind's external load balancer). */
+  private async startLoadBalancer(ip: string, backends: string[]): Promise<void> {
+    const name = `${this.name}-external-load-balancer`;
+    const container = await new (nodeContainerClass(this.tc))(`kubets/kubets:${rootVersion()}`)
+      .withStaticAddress(this.network!.name, ip)
+      .withName(name)
+      .withLabels(this.labels())
+      .withCommand(['kubets', 'lb', '--port', String(LB_PORT), '--health-interval', '1s', ...backends.flatMap((b) => ['--backend', b])])
+      .withWaitStrategy(this.tc.Wait.forLogMessage(/load balancer started/))
+      .withStartupTimeout(30_000)
+      .start();
+    this.loadBalancer = { name, ip, container };
+  }
+
+  private async startNode(name: string, role: NodeRole, image: string, ip: string, bootTimeoutMs: number): Promise<void> {
     const containerdDir = path.join(this.dir, name, 'containerd');
     fs.mkdirSync(containerdDir, { recursive: true });
     const container = await new (nodeContainerClass(this.tc))(image)
@@ -262,8 +421,8 @@ export class DockerCluster {
       // on Docker's default bridge and then connects it to the network (a
       // second interface, on a bridge other tests share). On a user network
       // Docker's DNS resolves the container name, which is the node name.
-      .withNetwork(this.network!)
-      .withLabels({ 'io.kubets.docker-cluster': this.name })
+      .withStaticAddress(this.network!.name, ip)
+      .withLabels(this.labels())
       // --privileged fails here ("unable to apply caps"); this is what works (PLATFORM.md).
       .withAddedCapabilities('ALL')
       .withDroppedCapabilities('SYS_RESOURCE')
@@ -278,7 +437,6 @@ export class DockerCluster {
       .withWaitStrategy(this.tc.Wait.forLogMessage('kubets-node-init: images ready'))
       .withStartupTimeout(bootTimeoutMs)
       .start();
-    const ip = container.getIpAddress(this.network!.getName());
     // Kept in the order of `names` (the control plane first) whatever order they start in.
     this.nodes.push({ name, role, ip, container, containerdDir });
     this.nodes.sort((a, b) => (a.role === b.role ? a.name.localeCompare(b.name, 'en', { numeric: true }) : a.role === 'control-plane' ? -1 : 1));
@@ -330,8 +488,19 @@ export class DockerCluster {
     return n;
   }
 
+  /** The first control-plane node (the one `kubets init` ran on). */
   get controlPlane(): DockerClusterNode {
     return this.nodes[0]!;
+  }
+
+  /** The Docker network's /24 (create() again with it for the same addresses). */
+  get subnet(): string {
+    if (!this.network) throw new Error(`cluster ${this.name} has no network`);
+    return this.network.subnet;
+  }
+
+  get controlPlanes(): DockerClusterNode[] {
+    return this.nodes.filter((n) => n.role === 'control-plane');
   }
 
   get workers(): DockerClusterNode[] {
@@ -367,10 +536,34 @@ export class DockerCluster {
     await client.container.stop(client.container.getById(this.node(node).container.getId()), { timeout: 20_000 }); // ms
   }
 
+  /** `docker kill` the node container (SIGKILL to its init: nothing stops cleanly, as a machine losing power). */
+  async kill(node: string): Promise<void> {
+    const r = await run('docker', ['kill', this.node(node).name]);
+    if (r.code !== 0) throw new Error(`docker kill ${node}: ${r.stderr.trim()}`);
+  }
+
+  /** Partition a node from every other node and the host: `docker network disconnect` (its address goes with it). */
+  async disconnect(node: string): Promise<void> {
+    const r = await run('docker', ['network', 'disconnect', this.network!.name, this.node(node).name]);
+    if (r.code !== 0) throw new Error(`docker network disconnect ${node}: ${r.stderr.trim()}`);
+  }
+
+  /**
+   * Heal a partition: `docker network connect --ip` with the node's address.
+   * The interface is new, so the routes through it (the default route is
+   * Docker's; the pod routes the kubelet's) come back; wait for them.
+   */
+  async connect(node: string): Promise<void> {
+    const n = this.node(node);
+    const r = await run('docker', ['network', 'connect', '--ip', n.ip, this.network!.name, n.name]);
+    if (r.code !== 0) throw new Error(`docker network connect ${node}: ${r.stderr.trim()}`);
+    await this.routePods();
+  }
+
   /**
    * `docker start` a stopped node and wait until it imported its images.
-   * Its network namespace is new: the sinks are set up again, and the
-   * kubelets route the pods again (theirs, and the others' should its address change).
+   * Its network namespace is new (its address is the same, fixed): the
+   * sinks are set up again, and its kubelet routes the other nodes' pods again.
    */
   async start(node: string, timeoutMs = 180_000): Promise<void> {
     const n = this.node(node);
@@ -378,8 +571,6 @@ export class DockerCluster {
     const container = client.container.getById(n.container.getId());
     const since = Math.floor(Date.now() / 1000);
     await client.container.start(container);
-    const info = await client.container.inspect(container);
-    n.ip = info.NetworkSettings.Networks[this.network!.getName()]?.IPAddress ?? n.ip;
     await waitFor(async () => (await run('docker', ['logs', '--since', String(since), node])).stdout.includes('kubets-node-init: images ready'), {
       timeoutMs,
       intervalMs: 500,
@@ -412,6 +603,10 @@ export class DockerCluster {
         await inNode('network.txt', 'ip addr; echo; ip route; echo; iptables-save 2>&1; echo; ls -l /etc/cni/net.d; cat /etc/cni/net.d/* 2>&1');
       }),
     );
+    if (this.loadBalancer) {
+      const logs = await run('docker', ['logs', '--timestamps', this.loadBalancer.name], 60_000);
+      write(`${this.loadBalancer.name}.docker.log`, logs.stdout + logs.stderr);
+    }
     if (fs.existsSync(this.kubeconfig)) {
       const r = await this.kubectl(['get', 'nodes,pods,deployments,replicasets', '-A', '-o', 'wide'], { timeoutMs: 20_000 });
       const events = await this.kubectl(['get', 'events', '-A'], { timeoutMs: 20_000 });
@@ -443,8 +638,14 @@ export class DockerCluster {
         }),
       ),
     );
+    if (this.loadBalancer) {
+      const r = await run('docker', ['rm', '-f', '-v', this.loadBalancer.name]);
+      if (r.code !== 0 && !/No such container/.test(r.stderr)) problems.push(`remove ${this.loadBalancer.name}: ${r.stderr.trim()}`);
+      this.loadBalancer = undefined;
+    }
     if (this.network) {
-      await this.network.stop().catch((err: Error) => problems.push(`remove network ${this.network!.getName()}: ${err.message}`));
+      const r = await run('docker', ['network', 'rm', this.network.name]);
+      if (r.code !== 0 && !/not found/.test(r.stderr)) problems.push(`remove network ${this.network.name}: ${r.stderr.trim()}`);
       this.network = undefined;
     }
     for (const n of this.nodes) {
