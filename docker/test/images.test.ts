@@ -14,6 +14,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { removeNodeCgroups } from '@kubets/cluster-bootstrap';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -127,25 +128,8 @@ describe('kubets/node', () => {
 
   afterAll(async () => {
     await docker('rm', '-f', '-v', name);
-    // The kubelet's --cgroup-root is /kubets/<node> in the host's hierarchy (the
-    // node shares /sys/fs/cgroup): remove what is left, deepest first.
-    for (const controller of fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : []) {
-      const dir = path.join('/sys/fs/cgroup', controller, 'kubets', name);
-      if (!fs.existsSync(dir)) continue;
-      const dirs: string[] = [];
-      const walk = (d: string) => {
-        for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
-        dirs.push(d);
-      };
-      walk(dir);
-      for (const d of dirs) {
-        try {
-          fs.rmdirSync(d);
-        } catch {
-          // still in use or already gone: left for the host's owner
-        }
-      }
-    }
+    // The kubelet's --cgroup-root is /kubets/<node> in the host's hierarchy (the node shares /sys/fs/cgroup).
+    removeNodeCgroups(name);
   }, 60_000);
 
   test('containerd answers, with its CRI plugin', async () => {

@@ -7,6 +7,7 @@ import { DEFAULT_OUT_DIR, InitError, runInit, type InitResult } from './init';
 import { JOIN_FLAGS, JOIN_USAGE_TEXT, joinReport, runJoin } from './join';
 import { joinControlPlaneReport, runJoinControlPlane } from './join-control-plane';
 import { LB_FLAGS, LB_USAGE_TEXT, parseBackends, startLoadBalancer } from './lb';
+import { CLUSTER_CREATE_FLAGS, CLUSTER_DELETE_FLAGS, CLUSTER_USAGE, ClusterError, createCluster, defaultKubeconfig, deleteCluster } from './cluster';
 import { DEFAULT_IMAGE_REPOSITORY, writeControlPlane } from './manifests';
 import { writeFileAtomic } from '@kubets/pki';
 import { down, DOWN_USAGE, up, UP_USAGE } from './up';
@@ -66,6 +67,7 @@ Usage:
 Commands:
   init        Generate the control plane's CA, certificates, kubeconfigs and tokens
   join        Set up this host as a worker (or, with --control-plane, a control-plane) node of a cluster
+  cluster     Create or delete a cluster of Docker node containers (like kind)
   lb          Load-balance TCP connections over several control-plane nodes' API servers
   up          Start a local cluster (every component a background process)
   down        Stop the local cluster 'up' started
@@ -236,6 +238,59 @@ async function join(argv: string[]): Promise<number> {
   return 0;
 }
 
+const CLUSTER_FULL_USAGE = `${CLUSTER_USAGE}
+Flags of create:
+${flagUsage(CLUSTER_CREATE_FLAGS)}
+
+Flags of delete:
+${flagUsage(CLUSTER_DELETE_FLAGS)}
+`;
+
+/** `kubets cluster create|delete`: clusters of node containers (kind's commands). */
+async function cluster(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '-h' || sub === '--help' || sub === 'help') {
+    process.stdout.write(CLUSTER_FULL_USAGE);
+    return sub ? 0 : 2;
+  }
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  try {
+    if (sub === 'create') {
+      const parsed = commandFlags(CLUSTER_CREATE_FLAGS, rest, 'cluster create', CLUSTER_FULL_USAGE);
+      if (!parsed) return 0;
+      if (parsed.positionals.length > 0) usageError(`unexpected argument "${parsed.positionals[0]}"`, 'cluster create');
+      const c = parsed.config;
+      const kubeconfig = path.resolve(c.kubeconfig ?? defaultKubeconfig(c.name));
+      const r = await createCluster({
+        name: c.name,
+        controlPlanes: c.controlPlanes,
+        workers: c.workers,
+        image: c.image ?? `kubets/node:${VERSION}`,
+        lbImage: c.lbImage ?? `kubets/kubets:${VERSION}`,
+        podSubnet: c.podNetworkCidr,
+        subnet: c.subnet,
+        kubeconfig,
+        log,
+      });
+      log(`\nCluster "${c.name}" is up in ${r.seconds.toFixed(1)} s: ${r.nodes.map((n) => `${n.name} (${n.role}, ${n.ip})`).join(', ')}; API server https://${r.endpoint}\n`);
+      log(`  export KUBECONFIG=${kubeconfig}\n  kubectl get nodes\n`);
+      return 0;
+    }
+    if (sub === 'delete') {
+      const parsed = commandFlags(CLUSTER_DELETE_FLAGS, rest, 'cluster delete', CLUSTER_FULL_USAGE);
+      if (!parsed) return 0;
+      const removed = await deleteCluster(parsed.config.name, path.resolve(parsed.config.kubeconfig ?? defaultKubeconfig(parsed.config.name)));
+      log(removed.length ? `Deleted cluster "${parsed.config.name}": ${removed.join(', ')}` : `No cluster "${parsed.config.name}"`);
+      return 0;
+    }
+  } catch (err) {
+    if (!(err instanceof ClusterError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    return 1;
+  }
+  usageError(`unknown command "${sub}" for "kubets cluster"`, 'cluster');
+}
+
 /** `kubets lb`: the API servers' load balancer, in the foreground until SIGTERM/SIGINT. */
 async function lb(argv: string[]): Promise<number> {
   const parsed = commandFlags(LB_FLAGS, argv, 'lb', LB_USAGE);
@@ -274,12 +329,13 @@ function main(): void {
         init(rest);
         return;
       case 'join':
+      case 'cluster':
       case 'lb':
       case 'up':
       case 'down':
       case 'serve':
       case 'image':
-        (command === 'join' ? join(rest) : command === 'lb' ? lb(rest) : command === 'up' ? up(rest) : command === 'down' ? down(rest) : command === 'image' ? image(rest) : serve(rest)).then(
+        (command === 'join' ? join(rest) : command === 'cluster' ? cluster(rest) : command === 'lb' ? lb(rest) : command === 'up' ? up(rest) : command === 'down' ? down(rest) : command === 'image' ? image(rest) : serve(rest)).then(
           (code) => process.exit(code),
           (err: unknown) => {
             process.stderr.write(`error: ${process.env.KUBETS_DEBUG ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}\n`);
@@ -298,6 +354,7 @@ function main(): void {
         if (command === 'help' && rest[0] === 'init') process.stdout.write(INIT_USAGE);
         else if (command === 'help' && rest[0] === 'join') process.stdout.write(JOIN_USAGE);
         else if (command === 'help' && rest[0] === 'lb') process.stdout.write(LB_USAGE);
+        else if (command === 'help' && rest[0] === 'cluster') process.stdout.write(CLUSTER_FULL_USAGE);
         else if (command === 'help' && rest[0] === 'up') process.stdout.write(UP_USAGE);
         else if (command === 'help' && rest[0] === 'down') process.stdout.write(DOWN_USAGE);
         else if (command === 'help' && rest[0] === 'serve') process.stdout.write(SERVE_USAGE);

@@ -14,10 +14,10 @@
 // nodes (more specific routes win over the sink).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type { StartedTestContainer } from 'testcontainers';
+import { bootstrapCluster, waitForPodRoutes, type NodeRuntime } from '@kubets/cluster-bootstrap';
 import { cgroupDirsOf, run } from './containerd';
 import { runKubectl, type KubectlResult } from './control-plane';
 import { TEST_LOG_DIR } from './process';
@@ -67,7 +67,8 @@ export interface DockerClusterOptions {
   subnet?: string;
 }
 
-export type NodeRole = 'control-plane' | 'worker';
+export type { NodeRole } from '@kubets/cluster-bootstrap';
+import type { NodeRole } from '@kubets/cluster-bootstrap';
 
 export interface DockerClusterNode {
   name: string;
@@ -87,8 +88,6 @@ export interface NodeExecResult {
   stderr: string;
 }
 
-/** Where the control plane's shared certificates and keys are (kubets join --control-plane's list). */
-const SHARED_FILES = ['pki/ca.crt', 'pki/ca.key', 'pki/sa.key', 'pki/sa.pub', 'tokens.csv'];
 const LB_PORT = API_PORT;
 
 const LABEL = 'io.kubets.docker-cluster';
@@ -134,12 +133,6 @@ export async function reapLeftovers(): Promise<string[]> {
   return removed;
 }
 
-/** What the workers need from the control plane's kubets-init.json. */
-interface InitSummaryForJoin {
-  controlPlaneEndpoint: string;
-  caCertHash: string;
-  bootstrapTokens: Array<{ token: string }>;
-}
 
 type Testcontainers = typeof import('testcontainers');
 
@@ -164,17 +157,6 @@ function withTimeout<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   ]);
 }
 
-/** GET https://host:port/path verified with `ca`; the status code, or 0 when nothing answered. */
-function httpsStatus(host: string, port: number, urlPath: string, ca: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = https.get({ host, port, path: urlPath, ca, timeout: 3_000, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(0));
-  });
-}
 
 /**
  * testcontainers' GenericContainer plus `docker run --security-opt
@@ -292,78 +274,26 @@ export class DockerCluster {
     // Before any client (kubelet, pod) runs: nothing to the service or pod CIDRs may leave the machine.
     await this.phase('sinks for the service and pod CIDRs', () => Promise.all(this.nodes.map((n) => this.addSinks(n))));
 
-    const cp = this.nodes[0]!;
     const cpNodes = this.controlPlanes;
     if (cps > 1) {
       const lbIp = host(2);
       await this.phase('API server load balancer (kubets lb)', () => this.startLoadBalancer(lbIp, cpNodes.map((n) => `${n.ip}:${API_PORT}`)));
       this.endpoint = `${lbIp}:${LB_PORT}`;
     } else {
-      this.endpoint = `${cp.ip}:${API_PORT}`;
+      this.endpoint = `${cpNodes[0]!.ip}:${API_PORT}`;
     }
 
-    if (o.restoreSnapshot) {
-      const snapshot = o.restoreSnapshot;
-      await this.phase('kubets-kv restore of the snapshot on the first control-plane node', async () => {
-        // Not under /tmp or /run: those are tmpfs mounts, which Docker's copy into a container does not reach.
-        await cp.container.copyFilesToContainer([{ source: snapshot, target: '/root/kv-restore.db' }]);
-        const peer = `http://${cp.ip}:2380`;
-        await this.execOk(cp.name, ['kubets-entrypoint', 'kv', 'restore', '/root/kv-restore.db', `--name=${cp.name}`, `--initial-cluster=${cp.name}=${peer}`, `--initial-advertise-peer-urls=${peer}`, '--data-dir=/var/lib/etcd']);
-      });
-    }
-
-    await this.phase('kubets init', async () => {
-      await this.execOk(cp.name, [
-        'kubets', 'init',
-        `--apiserver-advertise-address=${cp.ip}`,
-        `--control-plane-endpoint=${this.endpoint}`,
-        `--node-name=${cp.name}`,
-        `--pod-network-cidr=${this.podSubnet}`,
-      ]);
-      fs.writeFileSync(this.kubeconfig, await this.execOk(cp.name, ['cat', '/etc/kubernetes/admin.kubeconfig']), { mode: 0o600 });
+    // The operator's steps (init, join --control-plane one at a time, join), through testcontainers.
+    await bootstrapCluster(this.runtime(), this.nodes, {
+      endpoint: this.endpoint,
+      podSubnet: this.podSubnet,
+      restoreSnapshot: o.restoreSnapshot,
+      readyTimeoutMs,
+      phase: (name, fn) => this.phase(name, fn),
+      onInit: (kubeconfig) => fs.writeFileSync(this.kubeconfig, kubeconfig, { mode: 0o600 }),
     });
-    const ca = await this.execOk(cp.name, ['cat', '/etc/kubernetes/pki/ca.crt']);
-    const [epHost, epPort] = [this.endpoint.slice(0, this.endpoint.lastIndexOf(':')), Number(this.endpoint.slice(this.endpoint.lastIndexOf(':') + 1))];
-    await this.phase('API server /readyz from the host', () =>
-      waitFor(async () => (await httpsStatus(epHost, epPort, '/readyz', ca)) === 200, {
-        timeoutMs: readyTimeoutMs,
-        intervalMs: 500,
-        description: `https://${this.endpoint}/readyz to answer 200`,
-      }),
-    );
-
-    const summary = JSON.parse(await this.execOk(cp.name, ['cat', '/etc/kubernetes/kubets-init.json'])) as InitSummaryForJoin;
-    const token = summary.bootstrapTokens[0]?.token;
-    if (!token) throw new Error('kubets-init.json has no bootstrap token');
-    const discovery = [`--token=${token}`, `--discovery-token-ca-cert-hash=${summary.caCertHash}`];
-
-    // One control plane at a time: each new KV member must run before the
-    // next is added (a member that was added but does not run counts against the quorum).
-    if (cpNodes.length > 1) {
-      const shared = await Promise.all(SHARED_FILES.map(async (f) => ({ f, content: await this.execOk(cp.name, ['cat', `/etc/kubernetes/${f}`]) })));
-      for (const n of cpNodes.slice(1)) {
-        await this.phase(`kubets join --control-plane ${n.name}`, async () => {
-          await n.container.copyContentToContainer(shared.map(({ f, content }) => ({ content, target: `/etc/kubernetes/${f}`, mode: f.endsWith('.key') || f === 'tokens.csv' ? 0o600 : 0o644 })));
-          await this.execOk(n.name, ['kubets', 'join', this.endpoint, '--control-plane', `--apiserver-advertise-address=${n.ip}`, `--node-name=${n.name}`, ...discovery], 120_000);
-          await waitFor(async () => (await httpsStatus(n.ip, API_PORT, '/readyz', ca)) === 200, {
-            timeoutMs: readyTimeoutMs,
-            intervalMs: 500,
-            description: `${n.name}'s API server (https://${n.ip}:${API_PORT}/readyz) to answer 200`,
-          });
-        });
-      }
-    }
-
-    await this.phase(`kubets join (${this.workers.length} workers)`, () =>
-      Promise.all(this.workers.map((n) => this.execOk(n.name, ['kubets', 'join', this.endpoint, `--node-name=${n.name}`, ...discovery]))),
-    );
-
-    await this.phase('every node Ready with a podCIDR', () =>
-      waitFor(async () => this.nodesReady(), { timeoutMs: readyTimeoutMs, intervalMs: 1_000, description: `${this.nodes.length} nodes Ready with a podCIDR` }),
-    );
-    await this.phase('pod routes between nodes', () => this.routePods());
     if (o.hostPodRoute) {
-      const via = this.nodes.find((n) => n.role === 'worker') ?? cp;
+      const via = this.nodes.find((n) => n.role === 'worker') ?? cpNodes[0]!;
       const r = await run('ip', ['route', 'replace', this.podSubnet, 'via', via.ip]);
       if (r.code !== 0) throw new Error(`ip route replace ${this.podSubnet} via ${via.ip} on the host: ${r.stderr}`);
       this.hostRoute = this.podSubnet;
@@ -389,6 +319,15 @@ export class DockerCluster {
       tried.push(subnet);
     }
     throw new Error(`docker network create ${this.name}: every subnet tried overlaps another network (${tried.join(', ')})`);
+  }
+
+  /** The nodes as @kubets/cluster-bootstrap reaches them: testcontainers' exec and copy. */
+  private runtime(): NodeRuntime {
+    return {
+      exec: (node, cmd, timeoutMs) => this.exec(node, cmd, timeoutMs),
+      writeFiles: (node, files) => this.node(node).container.copyContentToContainer(files.map((f) => ({ content: f.content, target: f.path, mode: f.mode }))),
+      copyFile: (node, source, target) => this.node(node).container.copyFilesToContainer([{ source, target }]),
+    };
   }
 
   /** What every container and the network carry: the cluster, and the process that owns it (for reapLeftovers). */
@@ -451,35 +390,9 @@ export class DockerCluster {
     ]);
   }
 
-  private async nodesReady(): Promise<boolean> {
-    const r = await this.kubectl(['get', 'nodes', '-o', 'json']);
-    if (r.code !== 0) return false;
-    const items = (JSON.parse(r.stdout) as { items: Array<{ metadata: { name: string }; spec?: { podCIDR?: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }).items;
-    for (const n of this.nodes) {
-      const item = items.find((i) => i.metadata.name === n.name);
-      if (!item?.spec?.podCIDR || !item.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return false;
-      n.podCIDR = item.spec.podCIDR;
-    }
-    return true;
-  }
-
-  /**
-   * Every node reaches every other node's podCIDR through that node: the
-   * kubelets route them themselves (--configure-pod-routes, written by kubets
-   * init/join); wait until every node has its routes.
-   */
-  private async routePods(timeoutMs = 60_000): Promise<void> {
-    await Promise.all(
-      this.nodes.map((n) =>
-        waitFor(
-          async () => {
-            const table = await this.execOk(n.name, ['ip', '-4', 'route', 'show']);
-            return this.nodes.filter((o) => o !== n && o.podCIDR).every((o) => table.includes(`${o.podCIDR} via ${o.ip}`));
-          },
-          { timeoutMs, intervalMs: 500, description: `${n.name}'s kubelet to route the other nodes' podCIDRs` },
-        ),
-      ),
-    );
+  /** Wait until every node's kubelet routes the other nodes' podCIDRs. */
+  private routePods(): Promise<void> {
+    return waitForPodRoutes(this.runtime(), this.nodes);
   }
 
   node(name: string): DockerClusterNode {

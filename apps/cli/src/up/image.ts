@@ -7,12 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FlagSpecs } from '@kubets/service-kit';
+import { ClusterError, clusterNodeContainers, loadArchives } from '../cluster';
 import { UpError } from './components';
 import { parse, shellQuote, usage } from './index';
 import { criRuntimeReady, dockerAvailable, dockerSave, importImage, readNodeLayout } from './node';
 
 export const IMAGE_LOAD_FLAGS = {
-  node: { type: 'string', description: 'The node to load into (default: the real node, the only one with a container runtime)' },
+  cluster: { type: 'string', description: 'Load into the nodes of this Docker cluster (kubets cluster create --name) instead of the local cluster of kubets up' },
+  node: { type: 'string', description: 'The node to load into (default: the real node of kubets up; with --cluster, every node)' },
   dir: { type: 'string', default: '.kubets', description: 'State directory given to kubets up' },
 } as const satisfies FlagSpecs;
 
@@ -26,6 +28,7 @@ IfNotPresent (the default for a tag other than :latest) or Never.
 
 Usage:
   kubets image load IMAGE|ARCHIVE... [--node NAME] [--dir DIR]
+  kubets image load IMAGE|ARCHIVE... --cluster NAME [--node NAME]   (a kubets cluster create cluster)
 
 Examples:
   kubets image load ./my-app.tar
@@ -57,9 +60,10 @@ export async function image(argv: string[], out: NodeJS.WritableStream = process
     return 2;
   }
   try {
+    if (parsed.config.cluster !== undefined) return await loadIntoCluster(images, parsed.config.cluster, parsed.config.node, out);
     return await load(images, parsed.config.dir, parsed.config.node, out);
   } catch (err) {
-    if (!(err instanceof UpError)) throw err;
+    if (!(err instanceof UpError) && !(err instanceof ClusterError)) throw err;
     process.stderr.write(`error: ${err.message}\n`);
     return 1;
   }
@@ -99,6 +103,36 @@ async function load(images: string[], dirFlag: string, nodeName: string | undefi
     }
   } finally {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+/** The images as archive files: files as given, docker engine images exported with docker save into `tmp`. */
+async function archivesOf(images: string[], tmp: () => string, out: NodeJS.WritableStream): Promise<string[]> {
+  const files: string[] = [];
+  for (const [i, image] of images.entries()) {
+    if (isFile(image)) {
+      files.push(path.resolve(image));
+      continue;
+    }
+    if (!dockerAvailable()) throw new UpError(`${image}: no such file, and no docker engine to export it from; give an archive (docker save / an OCI layout tar)`);
+    const file = path.join(tmp(), `${i}.tar`);
+    out.write(`kubets image load: docker save ${image}\n`);
+    await dockerSave(image, file);
+    files.push(file);
+  }
+  return files;
+}
+
+/** kind load docker-image: into every node container of a Docker cluster (or --node). */
+async function loadIntoCluster(images: string[], cluster: string, node: string | undefined, out: NodeJS.WritableStream): Promise<number> {
+  const nodes = await clusterNodeContainers(cluster, node);
+  let dir: string | undefined;
+  try {
+    const files = await archivesOf(images, () => (dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'kubets-image-'))), out);
+    await loadArchives(nodes, files, (line) => out.write(`kubets image load: ${line}\n`));
+  } finally {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
   return 0;
 }
