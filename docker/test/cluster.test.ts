@@ -166,7 +166,8 @@ afterAll(async () => {
   if (!cluster) return;
   if (failed) {
     const dir = await cluster.collectLogs(path.join(TEST_LOG_DIR, `${cluster.name}-failed`)).catch((e: Error) => `(log collection failed: ${e.message})`);
-    console.log(`cluster ${cluster.name}: a test failed; node logs in ${dir}`);
+    // What led to it: the random choices (create() again with them to replay on the same addresses) and the component logs.
+    console.log(`cluster ${cluster.name} (subnet ${cluster.subnet}, pod CIDR ${cluster.podSubnet}): a test failed; node logs in ${dir}\n${DockerCluster.logDigest(dir)}`);
   }
   const t0 = Date.now();
   await cluster.delete();

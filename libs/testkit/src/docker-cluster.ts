@@ -529,6 +529,26 @@ export class DockerCluster {
   }
 
   /**
+   * The part of collected logs (collectLogs' folder) worth printing where the
+   * folder does not survive (CI): per log file its last `perFile` warnings and
+   * errors (pino levels warn, error, fatal; Go-style "level=error"; "error:"
+   * lines of the node's init), then cluster.txt.
+   */
+  static logDigest(dir: string, perFile = 12): string {
+    const out: string[] = [];
+    const interesting = /"level":"(warn|error|fatal)"|level=(warn|error|fatal)|\berror\b|panic|Error:/i;
+    for (const file of fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []) {
+      if (!file.endsWith('.log')) continue;
+      const lines = fs.readFileSync(path.join(dir, file), 'utf8').split('\n').filter((l) => interesting.test(l));
+      if (lines.length === 0) continue;
+      out.push(`==> ${file} (${lines.length} warnings/errors, the last ${Math.min(perFile, lines.length)}):`, ...lines.slice(-perFile).map((l) => `  ${l.slice(0, 400)}`));
+    }
+    const cluster = path.join(dir, 'cluster.txt');
+    if (fs.existsSync(cluster)) out.push('==> cluster.txt:', fs.readFileSync(cluster, 'utf8'));
+    return out.join('\n');
+  }
+
+  /**
    * Remove everything: the host route (if any), the node containers (and
    * their anonymous volumes), the network, the nodes' cgroups (the kubelet's
    * --cgroup-root is /kubets/<node> in the host's hierarchy, which the nodes
