@@ -3,8 +3,9 @@
 // control-plane bring-up, which shares @kubets/cluster-bootstrap, is
 // cluster.test.ts's), kubectl from the host with the kubeconfig it wrote,
 // `kubets image load --cluster` of an image that exists only in the local
-// docker engine and a pod running it, create refused for an existing
-// cluster, and `kubets cluster delete` leaving nothing behind.
+// docker engine and a pod running it, kube-proxy installed with the cluster
+// (a ClusterIP answering), create refused for an existing cluster, and
+// `kubets cluster delete` leaving nothing behind.
 import { execFile, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -111,6 +112,28 @@ test('kubets image load --cluster: an image of the local docker engine runs in a
   const bad = await kubets(['image', 'load', IMAGE, '--cluster', NAME, '--node', 'nope']);
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain(`cluster "${NAME}" has no node "nope"`);
+});
+
+test('kube-proxy came with the cluster: a ClusterIP Service of the pod answers from the control-plane node', async () => {
+  await eventually(async () => {
+    const ds = JSON.parse((await kubectl(['get', 'daemonset', 'kube-proxy', '-n', 'kube-system', '-o', 'json'])).stdout) as { status: { numberReady?: number; desiredNumberScheduled?: number } };
+    expect(ds.status.desiredNumberScheduled).toBe(2);
+    expect(ds.status.numberReady).toBe(2);
+  }, { timeoutMs: 120_000, intervalMs: 1_000, description: 'kube-proxy Ready on both nodes' });
+  expect((await kubectl(['label', 'pod', 'hello', 'app=hello'])).code).toBe(0);
+  expect((await kubectl(['expose', 'pod', 'hello', '--port=80', '--target-port=8080'])).code).toBe(0);
+  const vip = (JSON.parse((await kubectl(['get', 'svc', 'hello', '-o', 'json'])).stdout) as { spec: { clusterIP: string } }).spec.clusterIP;
+  const node = `${NAME}-control-plane`;
+  // Only once the node's proxy has programmed the Service: before that the
+  // ClusterIP would follow the default route off the machine (these nodes have no sink).
+  await eventually(async () => {
+    expect((await run('docker', ['exec', node, 'nft', 'list', 'ruleset'], 20_000)).stdout).toContain(vip);
+  }, { timeoutMs: 60_000, intervalMs: 500, description: `${node}'s kube-proxy to program ${vip}` });
+  const script = `require("http").get("http://${vip}/",(r)=>{let b="";r.on("data",(d)=>b+=d);r.on("end",()=>console.log(b.trim()))}).on("error",(e)=>console.log("ERR "+e.message))`;
+  await eventually(async () => {
+    const res = await run('docker', ['exec', node, 'node', '-e', script], 20_000);
+    expect(res.stdout.trim()).toBe('hello from an image loaded with kubets image load');
+  }, { timeoutMs: 30_000, intervalMs: 1_000, description: `${vip} answers` });
 });
 
 test('kubets cluster delete: no container, network or kubeconfig left; deleting again is harmless', async () => {

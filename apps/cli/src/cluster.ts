@@ -8,12 +8,17 @@
 // through testcontainers, for tests.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import https from 'node:https';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bootstrapCluster, removeNodeCgroups, until, type BootstrapNode, type NodeRuntime } from '@kubets/cluster-bootstrap';
 import { writeFileAtomic } from '@kubets/pki';
 import type { FlagSpecs } from '@kubets/service-kit';
+import YAML from 'yaml';
+
+/** infra/kube-proxy.yaml of this checkout (the CLI runs from apps/cli/dist). */
+const DEFAULT_KUBE_PROXY_MANIFEST = path.resolve(__dirname, '..', '..', '..', 'infra', 'kube-proxy.yaml');
 
 /** The label of every container and network of a cluster (value: the cluster name). */
 export const CLUSTER_LABEL = 'io.kubets.docker-cluster';
@@ -28,6 +33,8 @@ export const CLUSTER_CREATE_FLAGS = {
   'pod-network-cidr': { type: 'string', default: '10.244.0.0/16', description: 'The cluster pod network (each node gets a /24 of it)' },
   subnet: { type: 'string', description: "The Docker network's /24 (default a free 192.168.N.0/24): .2 the load balancer, .10+ control planes, .20+ workers" },
   kubeconfig: { type: 'string', description: 'Where to write the admin kubeconfig (default $HOME/.kube/kubets-<name>.config)' },
+  'kube-proxy-manifest': { type: 'string', default: DEFAULT_KUBE_PROXY_MANIFEST, description: "kube-proxy's ConfigMap and DaemonSet, applied once the nodes are Ready (its nats-url set to the control planes' NATS)" },
+  'skip-kube-proxy': { type: 'boolean', description: 'Do not install kube-proxy (Services then have no load balancing)' },
 } as const satisfies FlagSpecs;
 
 export const CLUSTER_DELETE_FLAGS = {
@@ -158,6 +165,8 @@ export interface CreateOptions {
   podSubnet: string;
   subnet?: string;
   kubeconfig: string;
+  /** kube-proxy's manifest (ConfigMap + DaemonSet); undefined: not installed. */
+  kubeProxyManifest?: string;
   log: (line: string) => void;
 }
 
@@ -167,6 +176,7 @@ export async function createCluster(o: CreateOptions): Promise<{ nodes: Bootstra
   for (const image of [o.image, ...(o.controlPlanes > 1 ? [o.lbImage] : [])]) {
     if ((await docker(['image', 'inspect', image])).code !== 0) throw new ClusterError(`image ${image} is not in the local docker engine: build it with bash docker/build.sh`);
   }
+  if (o.kubeProxyManifest && !fs.existsSync(o.kubeProxyManifest)) throw new ClusterError(`no kube-proxy manifest at ${o.kubeProxyManifest} (--kube-proxy-manifest FILE, or --skip-kube-proxy)`);
   if ((await docker(['ps', '-aq', '--filter', `label=${CLUSTER_LABEL}=${o.name}`])).stdout.trim()) {
     throw new ClusterError(`cluster "${o.name}" exists already: \`kubets cluster delete --name ${o.name}\` first, or another --name`);
   }
@@ -195,7 +205,7 @@ export async function createCluster(o: CreateOptions): Promise<{ nodes: Bootstra
       });
       endpoint = `${lbIp}:${API_PORT}`;
     }
-    await bootstrapCluster(dockerRuntime(), nodes, {
+    const up = await bootstrapCluster(dockerRuntime(), nodes, {
       endpoint,
       podSubnet: o.podSubnet,
       phase,
@@ -204,10 +214,56 @@ export async function createCluster(o: CreateOptions): Promise<{ nodes: Bootstra
         writeFileAtomic(o.kubeconfig, kubeconfig, 0o600);
       },
     });
+    if (o.kubeProxyManifest) {
+      const manifest = o.kubeProxyManifest;
+      const natsUrl = nodes.filter((n) => n.role === 'control-plane').map((n) => `nats://${n.ip}:4222`).join(',');
+      await phase('kube-proxy DaemonSet', () => installKubeProxy(manifest, endpoint, up.caPem, up.adminToken, natsUrl));
+    }
     return { nodes, endpoint, seconds: (Date.now() - started) / 1000 };
   } catch (err) {
     o.log(`creating cluster ${o.name} failed; the containers stay for inspection (docker logs ${nodes[0]!.name}); \`kubets cluster delete --name ${o.name}\` removes them`);
     throw err;
+  }
+}
+
+/** POST an object to the API server (verified with the cluster CA); AlreadyExists is fine (a re-run). */
+function create(endpoint: string, ca: string, token: string, urlPath: string, obj: unknown): Promise<void> {
+  const i = endpoint.lastIndexOf(':');
+  const body = JSON.stringify(obj);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: endpoint.slice(0, i), port: Number(endpoint.slice(i + 1)), path: urlPath, method: 'POST', ca, agent: false, timeout: 30_000, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => (res.statusCode === 201 || res.statusCode === 409 ? resolve() : reject(new ClusterError(`POST ${urlPath}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`))));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
+    req.on('error', (e) => reject(new ClusterError(`POST ${urlPath}: ${e.message}`)));
+    req.end(body);
+  });
+}
+
+/**
+ * kubeadm's kube-proxy addon (kind clusters have it too): the ConfigMap and
+ * DaemonSet of `manifest` (infra/kube-proxy.yaml), with the ConfigMap's
+ * nats-url set to every control-plane node's NATS.
+ */
+export async function installKubeProxy(manifest: string, endpoint: string, ca: string, token: string, natsUrl: string): Promise<void> {
+  let docs: Array<{ kind?: string; metadata?: { namespace?: string }; data?: Record<string, string> }>;
+  try {
+    docs = YAML.parseAllDocuments(fs.readFileSync(manifest, 'utf8')).map((d) => d.toJS() as (typeof docs)[number]).filter(Boolean);
+  } catch (e) {
+    throw new ClusterError(`kube-proxy manifest ${manifest}: ${(e as Error).message} (--kube-proxy-manifest, or --skip-kube-proxy)`);
+  }
+  const where: Record<string, string> = { ConfigMap: '/api/v1/namespaces/%s/configmaps', DaemonSet: '/apis/apps/v1/namespaces/%s/daemonsets' };
+  for (const doc of docs) {
+    const collection = doc.kind && where[doc.kind];
+    if (!collection) throw new ClusterError(`kube-proxy manifest ${manifest}: a ${doc.kind ?? 'document without kind'} (only a ConfigMap and a DaemonSet are expected)`);
+    if (doc.kind === 'ConfigMap' && doc.data && 'nats-url' in doc.data) doc.data['nats-url'] = natsUrl;
+    await create(endpoint, ca, token, collection.replace('%s', doc.metadata?.namespace ?? 'kube-system'), doc);
   }
 }
 
@@ -275,8 +331,8 @@ waits until every node is Ready, and writes the admin kubeconfig:
   export KUBECONFIG=$HOME/.kube/kubets-kubets.config
   kubectl get nodes
 
-Then \`kubectl apply -f infra/kube-proxy.yaml\` (its nats-url set to the
-control-plane nodes' NATS) for Services. \`kubets image load IMAGE --cluster
-NAME\` loads images into the nodes. delete removes the containers, their
+kube-proxy is installed as a DaemonSet (infra/kube-proxy.yaml, its nats-url
+set to the control-plane nodes' NATS), as kubeadm's addon phase does.
+\`kubets image load IMAGE --cluster NAME\` loads images into the nodes. delete removes the containers, their
 volumes, the network, the nodes' cgroups and the kubeconfig.
 `;

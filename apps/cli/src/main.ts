@@ -270,6 +270,7 @@ async function cluster(argv: string[]): Promise<number> {
         podSubnet: c.podNetworkCidr,
         subnet: c.subnet,
         kubeconfig,
+        kubeProxyManifest: c.skipKubeProxy ? undefined : path.resolve(c.kubeProxyManifest),
         log,
       });
       log(`\nCluster "${c.name}" is up in ${r.seconds.toFixed(1)} s: ${r.nodes.map((n) => `${n.name} (${n.role}, ${n.ip})`).join(', ')}; API server https://${r.endpoint}\n`);
