@@ -140,6 +140,12 @@ function report(result: InitResult, out: NodeJS.WritableStream): void {
   if (token) {
     lines.push(
       '',
+      'Further control-plane nodes: copy pki/ca.crt, pki/ca.key, pki/sa.key, pki/sa.pub and',
+      `tokens.csv from ${result.outDir} to the same paths on the node, then, one node at a time:`,
+      '',
+      `  kubets join ${s.controlPlaneEndpoint} --control-plane --token ${token.token} \\`,
+      `    --discovery-token-ca-cert-hash ${s.caCertHash}`,
+      '',
       'Worker nodes join with the bootstrap token:',
       '',
       `  kubets join ${s.controlPlaneEndpoint} --token ${token.token} \\`,

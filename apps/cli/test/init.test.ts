@@ -77,6 +77,13 @@ describe('kubets init --config infra/kubeadm-init.yaml', () => {
       expect(fs.existsSync(path.join(out, f))).toBe(true);
     }
     expect(first.stdout).toContain(`export KUBECONFIG=${path.join(out, 'admin.kubeconfig')}`);
+    // kubeadm's two join commands: control-plane nodes (after copying the shared files) and workers.
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'kubets-init.json'), 'utf8')) as { controlPlaneEndpoint: string; caCertHash: string; bootstrapTokens: Array<{ token: string }> };
+    const join = `kubets join ${summary.controlPlaneEndpoint}`;
+    const hash = `    --discovery-token-ca-cert-hash ${summary.caCertHash}\n`;
+    expect(first.stdout).toContain(`copy pki/ca.crt, pki/ca.key, pki/sa.key, pki/sa.pub and\ntokens.csv from ${out}`);
+    expect(first.stdout).toContain(`  ${join} --control-plane --token ${summary.bootstrapTokens[0]!.token} \\\n${hash}`);
+    expect(first.stdout).toContain(`  ${join} --token ${summary.bootstrapTokens[0]!.token} \\\n${hash}`);
   });
 
   test('admin.kubeconfig is a standard kubeconfig', () => {
