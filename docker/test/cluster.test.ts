@@ -404,6 +404,12 @@ step('the node of the KV leader killed: kubectl keeps working within seconds; ba
     expect(new Set(status.map((s) => s.Status.leader)).size).toBe(1);
     return status.find((s) => s.Status.header.member_id === s.Status.leader)!.node;
   });
+  // The load balancer took the dead API server out of rotation (its /metrics on 8404).
+  const lb = c().loadBalancer!;
+  await eventually('the load balancer marks the killed API server down', 15_000, async () => {
+    const metrics = await (await fetch(`http://${lb.ip}:8404/metrics`)).text();
+    expect(metrics).toContain(`kubets_lb_backend_up{backend="${c().node(leader).ip}:6443"} 0`);
+  });
   console.log(`${leader} killed: kubectl write acknowledged after ${writeS.toFixed(1)} s, new KV leader on ${newLeader}`);
   expect(writeS).toBeLessThan(15);
 

@@ -160,12 +160,14 @@ test('a backend whose /readyz fails gets no new connections once checks notice, 
   expect(again).toEqual(new Set(['a', 'b']));
 });
 
-test('a stopped backend is skipped at connect time, before health checks notice', async () => {
+test('a stopped backend is skipped at connect time and leaves the rotation, before health checks notice', async () => {
   lb = await start({ healthIntervalMs: 60_000 }); // only the first round of checks runs
   await waitFor('first checks', () => a.readyzHits > 0 && b.readyzHits > 0);
   await b.stop();
   expect(lb.states().every((s) => s.healthy)).toBe(true);
   for (let i = 0; i < 4; i++) expect(await get(lb.port)).toBe('a');
+  // The failed connect took b out of the rotation at once (passive health), before any check.
+  expect(lb.states().find((s) => s.backend === b.endpoint.text)?.healthy).toBe(false);
 });
 
 test('with every backend down a client is closed; the LB serves again when one comes back', async () => {

@@ -29,8 +29,8 @@ export const LB_FLAGS = {
     integer: true,
     min: 0,
     max: 65535,
-    default: 0,
-    description: 'Serve /healthz and /metrics over HTTP on 127.0.0.1 at this port (0: off)',
+    default: 8404,
+    description: 'Serve /healthz and /metrics over HTTP on --bind-address at this port (haproxy\'s usual stats port; 0: off)',
   },
 } as const satisfies FlagSpecs;
 
@@ -52,8 +52,10 @@ export interface LoadBalancerOptions {
   extraPorts?: number[];
   healthPath: string;
   healthIntervalMs: number;
-  /** Serve /healthz and /metrics on 127.0.0.1 at this port; 0 or undefined: off. */
+  /** Serve /healthz and /metrics at this port; 0 or undefined: off. */
   healthzPort?: number;
+  /** The address of /healthz and /metrics (default 127.0.0.1). */
+  healthzHost?: string;
   log: LbLogger;
 }
 
@@ -173,6 +175,14 @@ export async function startLoadBalancer(o: LoadBalancerOptions): Promise<LoadBal
         s.destroy();
         failed.inc({ backend: b.hp.text });
         log.debug({ backend: b.hp.text, err: err.message }, 'connect to backend failed');
+        // Passive health: a backend that refuses or does not answer a connect
+        // leaves the rotation at once (not only after its next checks), so
+        // the next clients do not each wait for it; a good check brings it back.
+        if (b.up !== false) {
+          b.up = false;
+          b.lastError = err.message;
+          log.warn({ backend: b.hp.text, reason: err.message }, 'backend is down (connect failed)');
+        }
         resolve(undefined);
       });
     });
@@ -337,10 +347,10 @@ export async function startLoadBalancer(o: LoadBalancerOptions): Promise<LoadBal
       },
     });
     try {
-      healthzPort = await endpoint.listen(o.healthzPort, '127.0.0.1');
+      healthzPort = await endpoint.listen(o.healthzPort, o.healthzHost ?? '127.0.0.1');
     } catch (err) {
       await close();
-      throw new LbError(`cannot serve /healthz on 127.0.0.1:${o.healthzPort}: ${(err as Error).message}`);
+      throw new LbError(`cannot serve /healthz on ${o.healthzHost ?? '127.0.0.1'}:${o.healthzPort}: ${(err as Error).message}`);
     }
   }
 
@@ -368,8 +378,8 @@ good one. A backend that refuses a connection or does not accept it within 3s is
 for the next one; with no healthy backend, every backend is tried in order. Connections
 already open to a backend that goes down are left alone.
 
-With --healthz-port, 127.0.0.1:PORT serves /healthz (503 when no backend is healthy) and
-Prometheus /metrics.
+--healthz-port (default 8404, on --bind-address) serves /healthz (503 when no backend is
+healthy) and Prometheus /metrics; 0 turns it off.
 
 Usage:
   kubets lb --backend HOST:PORT [--backend HOST:PORT ...] [flags]

@@ -316,7 +316,7 @@ async function lb(argv: string[]): Promise<number> {
     if (!Number.isInteger(n) || n < 1 || n > 65535) usageError(`invalid --extra-port "${p}": want a port number`, 'lb');
     return n;
   });
-  const balancer = await startLoadBalancer({ host: c.bindAddress, port: c.port, backends, extraPorts, healthPath: c.healthPath, healthIntervalMs: c.healthInterval, healthzPort: c.healthzPort || undefined, log });
+  const balancer = await startLoadBalancer({ host: c.bindAddress, port: c.port, backends, extraPorts, healthPath: c.healthPath, healthIntervalMs: c.healthInterval, healthzPort: c.healthzPort || undefined, healthzHost: c.bindAddress, log });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
