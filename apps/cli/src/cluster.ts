@@ -12,7 +12,7 @@ import https from 'node:https';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bootstrapCluster, removeNodeCgroups, until, type BootstrapNode, type NodeRuntime } from '@kubets/cluster-bootstrap';
+import { bootstrapCluster, clusterNodes, createClusterNetwork, loadBalancerAddress, removeNodeCgroups, until, type BootstrapNode, type NodeRuntime } from '@kubets/cluster-bootstrap';
 import { writeFileAtomic } from '@kubets/pki';
 import type { FlagSpecs } from '@kubets/service-kit';
 import YAML from 'yaml';
@@ -83,15 +83,6 @@ export function defaultKubeconfig(name: string): string {
   return path.join(os.homedir(), '.kube', `kubets-${name}.config`);
 }
 
-/** The node containers, kind's names: <name>-control-plane, -control-plane2, ..., -worker, -worker2, ... */
-export function clusterNodes(name: string, subnet: string, controlPlanes: number, workers: number): BootstrapNode[] {
-  const host = (i: number) => subnet.replace(/0\/24$/, String(i));
-  const nodes: BootstrapNode[] = [];
-  for (let i = 1; i <= controlPlanes; i++) nodes.push({ name: `${name}-control-plane${i === 1 ? '' : i}`, role: 'control-plane', ip: host(9 + i) });
-  for (let i = 1; i <= workers; i++) nodes.push({ name: `${name}-worker${i === 1 ? '' : i}`, role: 'worker', ip: host(19 + i) });
-  return nodes;
-}
-
 /** The docker run flags of a kubets/node container (docker/README.md, PLATFORM.md: no --privileged here). */
 export function nodeRunArgs(cluster: string, network: string, node: BootstrapNode, image: string): string[] {
   return [
@@ -134,21 +125,6 @@ export function dockerRuntime(): NodeRuntime {
   };
 }
 
-async function freeSubnet(name: string, want: string | undefined, log: (l: string) => void): Promise<string> {
-  if (want !== undefined && !/^\d+\.\d+\.\d+\.0\/24$/.test(want)) throw new ClusterError(`--subnet ${want}: want a /24 (a.b.c.0/24)`);
-  for (let attempt = 0; attempt < (want ? 1 : 20); attempt++) {
-    const subnet = want ?? `192.168.${100 + crypto.randomInt(0, 150)}.0/24`;
-    const r = await docker(['network', 'create', '--driver', 'bridge', '--subnet', subnet, '--label', `${CLUSTER_LABEL}=${name}`, name]);
-    if (r.code === 0) {
-      log(`[network] ${name} ${subnet}`);
-      return subnet;
-    }
-    if (/already exists/.test(r.stderr)) throw new ClusterError(`a Docker network "${name}" exists already: \`kubets cluster delete --name ${name}\` first, or another --name`);
-    if (!/overlap|in use/i.test(r.stderr)) throw new ClusterError(`docker network create ${name}: ${r.stderr.trim()}`);
-  }
-  throw new ClusterError(`docker network create ${name}: ${want ? `${want} overlaps another network` : 'every subnet tried overlaps another network'}`);
-}
-
 async function waitForLog(container: string, line: string, timeoutMs: number): Promise<void> {
   await until(`${container} to log "${line}"`, timeoutMs, 500, async () => (await docker(['logs', container])).stdout.includes(line)).catch(async (e: Error) => {
     const logs = await docker(['logs', '--tail', '20', container]);
@@ -187,7 +163,13 @@ export async function createCluster(o: CreateOptions): Promise<{ nodes: Bootstra
     o.log(`[${what}] ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return r;
   };
-  const subnet = await freeSubnet(o.name, o.subnet, o.log);
+  let subnet: string;
+  try {
+    subnet = await createClusterNetwork(o.name, { [CLUSTER_LABEL]: o.name }, o.subnet, (args) => docker(args));
+  } catch (e) {
+    throw new ClusterError(`${(e as Error).message} (\`kubets cluster delete --name ${o.name}\`, another --name or --subnet)`);
+  }
+  o.log(`[network] ${o.name} ${subnet}`);
   const nodes = clusterNodes(o.name, subnet, o.controlPlanes, o.workers);
   try {
     await phase(`start ${nodes.length} node containers`, async () => {
@@ -197,7 +179,7 @@ export async function createCluster(o: CreateOptions): Promise<{ nodes: Bootstra
     let endpoint = `${nodes[0]!.ip}:${API_PORT}`;
     if (o.controlPlanes > 1) {
       const lb = `${o.name}-external-load-balancer`;
-      const lbIp = subnet.replace(/0\/24$/, '2');
+      const lbIp = loadBalancerAddress(subnet);
       const backends = nodes.filter((n) => n.role === 'control-plane').flatMap((n) => ['--backend', `${n.ip}:${API_PORT}`]);
       await phase('load balancer', async () => {
         await dockerOk(['run', '-d', '--name', lb, '--network', o.name, '--ip', lbIp, '--label', `${CLUSTER_LABEL}=${o.name}`, o.lbImage, 'kubets', 'lb', '--port', String(API_PORT), ...backends]);

@@ -232,3 +232,48 @@ export function removeNodeCgroups(node: string, root = '/sys/fs/cgroup'): string
   }
   return left;
 }
+
+/**
+ * The nodes of a cluster of node containers on a /24 of its own, kind's
+ * names and fixed addresses: <name>-control-plane, -control-plane2, ... on
+ * .10, .11, ...; <name>-worker, -worker2, ... on .20, .21, ... (the load
+ * balancer, when there is one, on .2: `loadBalancerAddress`).
+ */
+export function clusterNodes(name: string, subnet: string, controlPlanes: number, workers: number): BootstrapNode[] {
+  const nodes: BootstrapNode[] = [];
+  for (let i = 1; i <= controlPlanes; i++) nodes.push({ name: `${name}-control-plane${i === 1 ? '' : i}`, role: 'control-plane', ip: hostOf(subnet, 9 + i) });
+  for (let i = 1; i <= workers; i++) nodes.push({ name: `${name}-worker${i === 1 ? '' : i}`, role: 'worker', ip: hostOf(subnet, 19 + i) });
+  return nodes;
+}
+
+export function loadBalancerAddress(subnet: string): string {
+  return hostOf(subnet, 2);
+}
+
+function hostOf(subnet: string, i: number): string {
+  return subnet.replace(/0\/24$/, String(i));
+}
+
+/**
+ * `docker network create` of a bridge with a /24 of its own (fixed node
+ * addresses need one): `want`, or 192.168.N.0/24 for a free N. `docker`
+ * runs the docker CLI. Returns the subnet.
+ */
+export async function createClusterNetwork(
+  name: string,
+  labels: Record<string, string>,
+  want: string | undefined,
+  docker: (args: string[]) => Promise<{ code: number; stderr: string }>,
+): Promise<string> {
+  if (want !== undefined && !/^\d+\.\d+\.\d+\.0\/24$/.test(want)) throw new Error(`subnet ${want}: want a /24 (a.b.c.0/24)`);
+  const tried: string[] = [];
+  for (let attempt = 0; attempt < (want ? 1 : 20); attempt++) {
+    const subnet = want ?? `192.168.${100 + Math.floor(Math.random() * 150)}.0/24`;
+    const r = await docker(['network', 'create', '--driver', 'bridge', '--subnet', subnet, ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), name]);
+    if (r.code === 0) return subnet;
+    if (/already exists/.test(r.stderr)) throw new Error(`a Docker network "${name}" exists already`);
+    if (!/overlap|in use/i.test(r.stderr)) throw new Error(`docker network create ${name}: ${r.stderr.trim()}`);
+    tried.push(subnet);
+  }
+  throw new Error(`docker network create ${name}: every subnet tried overlaps another network (${tried.join(', ')})`);
+}

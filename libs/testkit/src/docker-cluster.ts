@@ -17,8 +17,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { StartedTestContainer } from 'testcontainers';
-import { bootstrapCluster, waitForPodRoutes, type NodeRuntime } from '@kubets/cluster-bootstrap';
-import { cgroupDirsOf, run } from './containerd';
+import { bootstrapCluster, clusterNodes, createClusterNetwork, loadBalancerAddress, removeNodeCgroups, waitForPodRoutes, type NodeRuntime } from '@kubets/cluster-bootstrap';
+import { run } from './containerd';
 import { runKubectl, type KubectlResult } from './control-plane';
 import { TEST_LOG_DIR } from './process';
 import { waitFor } from './wait';
@@ -118,13 +118,7 @@ export async function reapLeftovers(): Promise<string[]> {
   for (const [name, owner] of await list('container')) {
     if (alive(owner)) continue;
     if ((await run('docker', ['rm', '-f', '-v', name])).code === 0) removed.push(`container ${name}`);
-    for (const cg of fs.existsSync('/sys/fs/cgroup') ? cgroupDirsOf(`/kubets/${name}`) : []) {
-      try {
-        fs.rmdirSync(cg);
-      } catch {
-        // still in use or gone: delete() of a later run reports it
-      }
-    }
+    removeNodeCgroups(name); // what stays (still in use) a later delete() reports
   }
   for (const [name, owner] of await list('network')) {
     if (alive(owner)) continue;
@@ -259,24 +253,20 @@ export class DockerCluster {
     const image = o.image ?? `kubets/node:${rootVersion()}`;
     const readyTimeoutMs = o.readyTimeoutMs ?? 180_000;
     const cps = o.controlPlanes ?? 1;
-    // kind's names: <name>-control-plane, -control-plane2, ..., -worker, -worker2, ...
-    const names: Array<[string, NodeRole]> = [];
-    for (let i = 1; i <= cps; i++) names.push([`${this.name}-control-plane${i === 1 ? '' : i}`, 'control-plane']);
-    for (let i = 1; i <= (o.workers ?? 0); i++) names.push([`${this.name}-worker${i === 1 ? '' : i}`, 'worker']);
-
     // Fixed addresses: a control-plane node that is killed or partitioned
     // must come back on its address (its KV peer URL and certificate name it).
-    const net = await this.phase('network', () => this.createNetwork(o.subnet));
-    const host = (i: number) => net.subnet.replace(/0\/24$/, String(i));
-    await this.phase(`start ${names.length} node containers (containerd up, images imported)`, () =>
-      Promise.all(names.map(([n, role], i) => this.startNode(n, role, image, host(role === 'control-plane' ? 10 + i : 20 + i - cps), o.bootTimeoutMs ?? 180_000))),
+    const subnet = await this.phase('network', () => createClusterNetwork(this.name, this.labels(), o.subnet, (args) => run('docker', args)));
+    this.network = { name: this.name, subnet };
+    const planned = clusterNodes(this.name, subnet, cps, o.workers ?? 0);
+    await this.phase(`start ${planned.length} node containers (containerd up, images imported)`, () =>
+      Promise.all(planned.map((n) => this.startNode(n.name, n.role, image, n.ip, o.bootTimeoutMs ?? 180_000))),
     );
     // Before any client (kubelet, pod) runs: nothing to the service or pod CIDRs may leave the machine.
     await this.phase('sinks for the service and pod CIDRs', () => Promise.all(this.nodes.map((n) => this.addSinks(n))));
 
     const cpNodes = this.controlPlanes;
     if (cps > 1) {
-      const lbIp = host(2);
+      const lbIp = loadBalancerAddress(subnet);
       await this.phase('API server load balancer (kubets lb)', () => this.startLoadBalancer(lbIp, cpNodes.map((n) => `${n.ip}:${API_PORT}`)));
       this.endpoint = `${lbIp}:${LB_PORT}`;
     } else {
@@ -298,27 +288,6 @@ export class DockerCluster {
       if (r.code !== 0) throw new Error(`ip route replace ${this.podSubnet} via ${via.ip} on the host: ${r.stderr}`);
       this.hostRoute = this.podSubnet;
     }
-  }
-
-  /**
-   * A Docker network of the cluster with a subnet of its own (so nodes get
-   * fixed addresses): 192.168.N.0/24 for a free N, created with the docker
-   * CLI (testcontainers' Network has no IPAM options).
-   */
-  private async createNetwork(want?: string): Promise<{ name: string; subnet: string }> {
-    if (want !== undefined && !/^\d+\.\d+\.\d+\.0\/24$/.test(want)) throw new Error(`subnet ${want}: want a /24 (a.b.c.0/24)`);
-    const tried: string[] = [];
-    for (let attempt = 0; attempt < (want ? 1 : 20); attempt++) {
-      const subnet = want ?? `192.168.${100 + crypto.randomInt(0, 150)}.0/24`;
-      const r = await run('docker', ['network', 'create', '--driver', 'bridge', '--subnet', subnet, ...Object.entries(this.labels()).flatMap(([k, v]) => ['--label', `${k}=${v}`]), this.name]);
-      if (r.code === 0) {
-        this.network = { name: this.name, subnet };
-        return this.network;
-      }
-      if (!/overlap|in use/i.test(r.stderr)) throw new Error(`docker network create ${this.name}: ${r.stderr.trim()}`);
-      tried.push(subnet);
-    }
-    throw new Error(`docker network create ${this.name}: every subnet tried overlaps another network (${tried.join(', ')})`);
   }
 
   /** The nodes as @kubets/cluster-bootstrap reaches them: testcontainers' exec and copy. */
@@ -581,15 +550,7 @@ export class DockerCluster {
       if (r.code !== 0 && !/not found/.test(r.stderr)) problems.push(`remove network ${this.network.name}: ${r.stderr.trim()}`);
       this.network = undefined;
     }
-    for (const n of this.nodes) {
-      for (const cg of fs.existsSync('/sys/fs/cgroup') ? cgroupDirsOf(`/kubets/${n.name}`) : []) {
-        try {
-          fs.rmdirSync(cg);
-        } catch (err) {
-          problems.push(`rmdir ${cg}: ${(err as Error).message}`);
-        }
-      }
-    }
+    for (const n of this.nodes) problems.push(...removeNodeCgroups(n.name).map((cg) => `rmdir ${cg}: still in use`));
     this.nodes.length = 0;
     fs.rmSync(this.dir, { recursive: true, force: true });
     if (problems.length) throw new Error(`DockerCluster ${this.name}: could not remove everything:\n${problems.join('\n')}`);
