@@ -202,3 +202,20 @@ describe('kubets-kv membership', () => {
     m5.close();
   }, 90_000);
 });
+
+describe('kubets-kv with one member', () => {
+  it('the only voter becomes leader at once, not after an election timeout (etcd fast-forwards its ticks)', async () => {
+    const started = Date.now();
+    // A 10 s election timeout: waiting it out would take 10-20 s.
+    const single = await KvCluster.start({ size: 1, electionMs: 10_000 });
+    try {
+      const client = new EtcdClient({ endpoints: single.endpoints });
+      await waitFor(async () => (await client.status()).leader !== 0n, { timeoutMs: 8_000, description: 'a leader' });
+      await client.put('one', '1');
+      client.close();
+      expect(Date.now() - started).toBeLessThan(8_000);
+    } finally {
+      await single.dispose();
+    }
+  }, 30_000);
+});

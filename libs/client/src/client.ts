@@ -358,7 +358,16 @@ export class Client {
         }),
       );
     }
-    const channelOptions: grpc.ChannelOptions = { 'grpc.max_receive_message_length': 256 * 1024 * 1024, ...options.channelOptions };
+    const channelOptions: grpc.ChannelOptions = {
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      // grpc-js backs off reconnects up to 120 s by default and fails calls
+      // fast meanwhile: a component started before its API server would
+      // wait for the channel long after the server is up (kubelets, the
+      // controller manager and the scheduler start together with it).
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1_000,
+      ...options.channelOptions,
+    };
     if (options.serverName) channelOptions['grpc.ssl_target_name_override'] = options.serverName;
     this.grpc = new ResourcesClient(options.address, creds, channelOptions);
     this.log = options.log ?? silentLogger;

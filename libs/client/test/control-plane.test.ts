@@ -2,6 +2,7 @@
 // kubets-kv, nats-server and kubets-apiserver as processes; changes made with
 // the stock kubectl.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import * as grpc from '@grpc/grpc-js';
@@ -392,6 +393,34 @@ describe('informer without NATS (gRPC watch)', () => {
       expect(log).toEqual(['add watch/w0 (initial)', 'add watch/w1', 'update watch/w1 {"a":"c"}', 'delete watch/w0']);
     } finally {
       await factory.shutdown();
+    }
+  });
+});
+
+describe('reconnecting', () => {
+  test('a client whose API server is unreachable keeps trying to connect about every second, not with gRPC\'s backoff of up to 2 minutes', async () => {
+    // A listener that refuses to speak: every connection attempt is counted and cut.
+    let attempts = 0;
+    const refuser = net.createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => refuser.listen(0, '127.0.0.1', r));
+    const port = (refuser.address() as net.AddressInfo).port;
+    const c = await Client.connect({ address: `127.0.0.1:${port}`, ca: env.caCert, token: env.adminToken, timeoutMs: 500 });
+    try {
+      const until = Date.now() + 6_000;
+      let failures = 0;
+      while (Date.now() < until) {
+        await c.namespaces.get(undefined, 'default').catch(() => failures++);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(failures).toBeGreaterThan(0);
+      // grpc-js's defaults (1 s, x1.6, up to 120 s) make about 4 attempts in 6 s; a 1 s cap makes 6 or more.
+      expect(attempts).toBeGreaterThanOrEqual(6);
+    } finally {
+      c.close();
+      refuser.close();
     }
   });
 });

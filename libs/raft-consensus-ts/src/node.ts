@@ -61,6 +61,12 @@ export interface NodeOptions {
   /** How long readIndex() waits for its read state. Default 5000 ms. */
   readIndexTimeoutMs?: number;
   /**
+   * How often readIndex() asks again while it has no answer (a request made
+   * while there was no leader, or lost with a message, is dropped by raft,
+   * not queued). Default 500 ms, etcd's readIndexRetryTime.
+   */
+  readIndexRetryMs?: number;
+  /**
    * Persist each Ready with storage.save() on the event loop even when the
    * storage has saveAsync(). Default false: saveAsync() runs the fsync on
    * libuv's thread pool and the loop keeps stepping messages meanwhile.
@@ -139,6 +145,11 @@ export class Node {
   /** Highest index applied to the state machine. */
   get appliedIndex(): number {
     return this.applied;
+  }
+
+  /** Highest index known to be committed. */
+  get committedIndex(): number {
+    return this.rawNode.raft.raftLog.committed;
   }
 
   /** The configuration as of the last applied conf change (for snapshots). */
@@ -222,13 +233,25 @@ export class Node {
     dv.setFloat64(8, seq);
     const key = Buffer.from(ctx).toString('hex');
     return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(key);
-        reject(new ErrReadIndexTimeout());
-      }, this.opts.readIndexTimeoutMs ?? 5000);
-      this.reads.set(key, { resolve, reject, timer });
-      this.rawNode.readIndex(ctx);
-      this.schedule();
+      const started = Date.now();
+      const timeoutMs = this.opts.readIndexTimeoutMs ?? 5000;
+      const retryMs = this.opts.readIndexRetryMs ?? 500;
+      // Ask again with the same context until a read state answers it: the
+      // first answer resolves, later ones find no entry and are ignored.
+      const ask = (): void => {
+        if (!this.running) return;
+        this.rawNode.readIndex(ctx);
+        this.schedule();
+        const left = timeoutMs - (Date.now() - started);
+        const entry = this.reads.get(key);
+        if (!entry) return;
+        entry.timer = left <= retryMs ? setTimeout(() => {
+          this.reads.delete(key);
+          reject(new ErrReadIndexTimeout());
+        }, left) : setTimeout(ask, retryMs);
+      };
+      this.reads.set(key, { resolve, reject, timer: undefined as unknown as NodeJS.Timeout });
+      ask();
     });
   }
 

@@ -220,6 +220,16 @@ test('readIndex gives a linearizable read point, from the leader and from a foll
   expect(follower.log).toContain('w1');
 });
 
+test('a readIndex asked before there is a leader is asked again and answered once one is elected, not at its timeout', async () => {
+  const { members } = cluster(3);
+  expect(leaderOf(members)).toBeUndefined();
+  const started = Date.now();
+  // raft drops a read request while there is no leader; the node retries it (etcd's readIndexRetryTime).
+  const idx = await members[0]!.node.readIndex();
+  expect(idx).toBeGreaterThan(0);
+  expect(Date.now() - started).toBeLessThan(2500); // the timeout is 5000 ms
+});
+
 test('the cluster survives the loss of its leader and keeps committing', async () => {
   const { net, members } = cluster(3);
   await until(() => leaderOf(members) !== undefined, 5000, 'a leader');

@@ -284,7 +284,7 @@ export class NodeAgent {
 
   /** Retries `fn` (any error: the API server may not be up yet) with back-off until it succeeds or the agent stops. */
   private async retrying(what: string, fn: () => Promise<void>): Promise<void> {
-    for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
+    for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
       if (this.stopped) throw new Error('node agent stopped');
       try {
         return await fn();

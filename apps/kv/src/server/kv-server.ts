@@ -203,6 +203,19 @@ export class KvServer extends EventEmitter {
   start(): void {
     if (UNSAFE_LOCAL_READS) this.opts.log.warn('KUBETS_KV_UNSAFE_LOCAL_READS=1: linearizable reads are served locally (test-only, NOT linearizable)');
     this.node.start();
+    // The only voter need not wait out an election timeout (etcd fast-forwards
+    // its election ticks for a one-member cluster the same way).
+    // Raft refuses to campaign while committed conf changes are unapplied (a
+    // new cluster's bootstrap entries): campaign once they are.
+    const cs = this.node.currentConfState;
+    if (cs.voters.length === 1 && cs.voters[0] === this.opts.memberId && cs.votersOutgoing.length === 0) {
+      this.node.waitForApplied(this.node.committedIndex).then(
+        () => {
+          if (!this.stopped && this.node.leader === 0) this.node.campaign();
+        },
+        () => undefined,
+      );
+    }
     this.leaseTimer = setInterval(() => this.revokeExpiredLeases(), 500);
     // Publish this member's name and client URLs once a leader exists (like etcd's publish).
     void this.publishAttributes();
