@@ -180,7 +180,9 @@ async function main(): Promise<void> {
     const t0 = process.hrtime.bigint();
     await run(WATCH_EVENTS, 10, (i) => must('POST', '/api/v1/namespaces/bench-watch/configmaps', cm('bench-watch', `w-${i}`, '0'), 201));
     const writeSecs = Number(process.hrtime.bigint() - t0) / 1e9;
-    await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error(`watchers got ${delivered}/${want} events`)), 60_000))]);
+    let giveUp: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((_, rej) => (giveUp = setTimeout(() => rej(new Error(`watchers got ${delivered}/${want} events`)), 60_000)))]);
+    clearTimeout(giveUp); // else it keeps the process alive for its 60 s
     const fanSecs = Number(lastAt - t0) / 1e9;
     prev.destroy();
     writeAgent.destroy();
