@@ -27,6 +27,7 @@ export const Errors = {
   peerURLExist: e(status.FAILED_PRECONDITION, 'etcdserver: Peer URLs already exists'),
   memberBadURLs: e(status.INVALID_ARGUMENT, 'etcdserver: given member URLs are invalid'),
   memberNotLearner: e(status.FAILED_PRECONDITION, 'etcdserver: can only promote a learner member'),
+  learnerNotReady: e(status.FAILED_PRECONDITION, 'etcdserver: can only promote a learner member which is in sync with leader'),
   requestTooLarge: e(status.INVALID_ARGUMENT, 'etcdserver: request is too large'),
   noLeader: e(status.UNAVAILABLE, 'etcdserver: no leader'),
   notLeader: e(status.FAILED_PRECONDITION, 'etcdserver: not leader'),

@@ -13,7 +13,7 @@ import {
 import * as grpc from '@grpc/grpc-js';
 import { GrpcServer, parseHostPort, Service } from '@kubets/service-kit';
 import { Gauge } from 'prom-client';
-import { clusterService, kvService, leaseService, maintenanceService, peerLeaseHandlers, watchService, type ApiContext } from './api/services';
+import { clusterService, kvService, leaseService, maintenanceService, peerHandlers, watchService, type ApiContext } from './api/services';
 import { KV_FLAGS, resolveDefaults } from './config';
 import { fetchMembers, PeerTransport, RaftPeerService, type RaftBatch } from './peer/transport';
 import { restore } from './restore';
@@ -115,9 +115,9 @@ async function main(): Promise<void> {
 
   const ctx: ApiContext = { server, peers, log, maxTxnOps: svc.config.maxTxnOps, clusterToken: cfg.initialClusterToken };
 
-  // Peer port: Raft traffic (a client stream per peer) and forwarded lease calls.
+  // Peer port: Raft traffic (a client stream per peer) and calls forwarded to the leader.
   const peerGrpc = new GrpcServer({ log: log.child({ actor: 'peer-server' }), registry: svc.registry, maxReceiveMessageLength: -1 });
-  const leaseForward = peerLeaseHandlers(ctx);
+  const leaseForward = peerHandlers(ctx);
   peerGrpc.addService(RaftPeerService, {
     stream: (call: grpc.ServerReadableStream<RaftBatch, unknown>, callback: (err: null, v: object) => void) => {
       call.on('data', (batch: RaftBatch) => {
@@ -133,6 +133,7 @@ async function main(): Promise<void> {
     leaseRenew: leaseForward.leaseRenew,
     leaseTimeToLive: leaseForward.leaseTimeToLive,
     members: async () => ({ header: server.header(), members: server.membership.toProto() }),
+    memberPromote: leaseForward.memberPromote,
   });
   for (const url of cfg.listenPeerUrls) await peerGrpc.listen(hostPortOf(url));
   svc.onShutdown('peer-server', () => peerGrpc.shutdown(2_000));

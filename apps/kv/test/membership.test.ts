@@ -159,6 +159,14 @@ describe('kubets-kv membership', () => {
     const id = /Member\s+([0-9a-f]+) added to cluster/.exec(added.stdout)![1]!;
     const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(added.stdout)![1]!;
     expect((await memberList([1, 2])).find((m) => hex(m.ID) === id)).toMatchObject({ isLearner: true });
+    // Not running yet, so not in sync: etcd refuses the promotion, whichever member is asked
+    // (a follower forwards it to the leader, which alone knows the learner's progress).
+    for (const member of [1, 2]) {
+      const early = await cluster.etcdctl(['member', 'promote', id], [member]);
+      expect(early.code).not.toBe(0);
+      expect(early.stderr).toContain('etcdserver: can only promote a learner member which is in sync with leader');
+    }
+    expect((await memberList([1, 2])).find((m) => hex(m.ID) === id)).toMatchObject({ isLearner: true });
 
     learner = new ManagedProcess({
       name: 'kubets-kv-m5',
@@ -185,7 +193,9 @@ describe('kubets-kv membership', () => {
     // Its Status says it is a learner.
     expect((await m5.status(0)).isLearner).toBe(true);
 
-    const promoted = await cluster.etcdctl(['member', 'promote', id], [1, 2]);
+    // Caught up: promoted, here through a follower.
+    const via = (await cluster.leader([1, 2])) === 1 ? 2 : 1; // a follower
+    const promoted = await cluster.etcdctl(['member', 'promote', id], [via]);
     expect(promoted.code).toBe(0);
     expect(promoted.stdout).toMatch(new RegExp(`Member\\s+${id} promoted in cluster\\s+[0-9a-f]+`));
     await waitFor(async () => (await m5.status(0).catch(() => undefined))?.isLearner === false, { description: 'm5 to apply its promotion' });

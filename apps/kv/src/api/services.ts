@@ -209,10 +209,15 @@ export function leaseService(ctx: ApiContext) {
   };
 }
 
-/** The peer-side handlers for forwarded lease calls (registered on the peer server). */
-export function peerLeaseHandlers(ctx: ApiContext) {
+/** The peer-side handlers for calls a follower forwards to the leader (registered on the peer server). */
+export function peerHandlers(ctx: ApiContext) {
   const lease = leaseService(ctx);
+  const cluster = clusterService(ctx);
   return {
+    memberPromote: async (req: MemberPromoteRequest) => {
+      if (!ctx.server.isLeader) throw Errors.notLeader();
+      return cluster.memberPromote(req);
+    },
     leaseRenew: async (req: LeaseKeepAliveRequest) => {
       if (!ctx.server.isLeader) throw Errors.notLeader();
       return lease.renew(req.ID);
@@ -224,11 +229,26 @@ export function peerLeaseHandlers(ctx: ApiContext) {
   };
 }
 
+/** etcd's readyPercent: how much of the leader's log a learner must hold to be promoted. */
+const LEARNER_READY_FRACTION = 0.9;
+
 export function clusterService(ctx: ApiContext) {
   const { server } = ctx;
   const members = () => server.membership.toProto();
 
   const waitApplied = (check: () => boolean) => server.waitUntil(check);
+
+  /**
+   * On the leader: has the learner replicated at least 90% of the leader's
+   * log (etcd's readiness rule for promotion)? One that never answered has
+   * matched nothing.
+   */
+  function learnerInSync(id: number): boolean {
+    const progress = server.node.status().progress;
+    const leaderMatch = progress?.get(server.memberId)?.match ?? 0;
+    const learnerMatch = progress?.get(id)?.match ?? 0;
+    return learnerMatch >= leaderMatch * LEARNER_READY_FRACTION;
+  }
 
   function validUrls(urls: string[]): boolean {
     return (
@@ -295,6 +315,14 @@ export function clusterService(ctx: ApiContext) {
       const m = server.membership.get(id);
       if (!m) throw Errors.memberNotFound();
       if (!m.isLearner) throw Errors.memberNotLearner();
+      // Only the leader tracks how far the learner has replicated: a follower asks it.
+      if (!server.isLeader) {
+        if (server.leader === 0) throw Errors.noLeader();
+        const resp = await ctx.peers.call<MemberPromoteRequest, MemberPromoteResponse>(server.leader, 'memberPromote', req, 10_000);
+        await waitApplied(() => server.membership.get(id)?.isLearner === false);
+        return { ...resp, header: server.header(), members: members() };
+      }
+      if (!learnerInSync(id)) throw Errors.learnerNotReady();
       await server.node.proposeConfChange({
         transition: 0,
         changes: [{ type: ConfChangeType.ConfChangeAddNode, nodeId: id }],

@@ -6,7 +6,10 @@ import {
   LeaseTimeToLiveResponse,
   MemberListRequest,
   MemberListResponse,
+  MemberPromoteRequest,
+  MemberPromoteResponse,
 } from '@kubets/proto/etcd/etcdserverpb/rpc';
+import { GrpcStatusError } from '@kubets/service-kit';
 import type { Logger } from 'pino';
 import { codec, MessageType, SnapshotStatus, type Message } from 'raft-consensus-ts';
 
@@ -96,6 +99,24 @@ export function decodeBatch(buf: Uint8Array): RaftBatch {
 
 const EMPTY = Buffer.alloc(0);
 
+interface ProtoCodec<T> {
+  encode(v: T): { finish(): Uint8Array };
+  decode(b: Uint8Array): T;
+}
+
+/** A unary method of kubets.kv.v1.RaftPeer with ts-proto codecs. */
+function unary<Req, Res>(method: string, req: ProtoCodec<Req>, res: ProtoCodec<Res>) {
+  return {
+    path: `/kubets.kv.v1.RaftPeer/${method}`,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (v: Req) => Buffer.from(req.encode(v).finish()),
+    requestDeserialize: (b: Buffer) => req.decode(b),
+    responseSerialize: (v: Res) => Buffer.from(res.encode(v).finish()),
+    responseDeserialize: (b: Buffer) => res.decode(b),
+  };
+}
+
 /** The grpc-js definition of kubets.kv.v1.RaftPeer with the hand-written batch codec. */
 export const RaftPeerService = {
   stream: {
@@ -107,33 +128,10 @@ export const RaftPeerService = {
     responseSerialize: () => EMPTY,
     responseDeserialize: () => ({}),
   },
-  leaseRenew: {
-    path: '/kubets.kv.v1.RaftPeer/LeaseRenew',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (v: LeaseKeepAliveRequest) => Buffer.from(LeaseKeepAliveRequest.encode(v).finish()),
-    requestDeserialize: (b: Buffer) => LeaseKeepAliveRequest.decode(b),
-    responseSerialize: (v: LeaseKeepAliveResponse) => Buffer.from(LeaseKeepAliveResponse.encode(v).finish()),
-    responseDeserialize: (b: Buffer) => LeaseKeepAliveResponse.decode(b),
-  },
-  leaseTimeToLive: {
-    path: '/kubets.kv.v1.RaftPeer/LeaseTimeToLive',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (v: LeaseTimeToLiveRequest) => Buffer.from(LeaseTimeToLiveRequest.encode(v).finish()),
-    requestDeserialize: (b: Buffer) => LeaseTimeToLiveRequest.decode(b),
-    responseSerialize: (v: LeaseTimeToLiveResponse) => Buffer.from(LeaseTimeToLiveResponse.encode(v).finish()),
-    responseDeserialize: (b: Buffer) => LeaseTimeToLiveResponse.decode(b),
-  },
-  members: {
-    path: '/kubets.kv.v1.RaftPeer/Members',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (v: MemberListRequest) => Buffer.from(MemberListRequest.encode(v).finish()),
-    requestDeserialize: (b: Buffer) => MemberListRequest.decode(b),
-    responseSerialize: (v: MemberListResponse) => Buffer.from(MemberListResponse.encode(v).finish()),
-    responseDeserialize: (b: Buffer) => MemberListResponse.decode(b),
-  },
+  leaseRenew: unary('LeaseRenew', LeaseKeepAliveRequest, LeaseKeepAliveResponse),
+  leaseTimeToLive: unary('LeaseTimeToLive', LeaseTimeToLiveRequest, LeaseTimeToLiveResponse),
+  members: unary('Members', MemberListRequest, MemberListResponse),
+  memberPromote: unary('MemberPromote', MemberPromoteRequest, MemberPromoteResponse),
 } satisfies grpc.ServiceDefinition;
 
 /** Ask a member, on its peer URL, for the cluster's membership (used by a joining member). */
@@ -271,7 +269,7 @@ export class PeerTransport {
   }
 
   /** Unary call to a peer (lease forwarding). */
-  call<Req, Res>(to: number, method: 'leaseRenew' | 'leaseTimeToLive', request: Req, timeoutMs: number): Promise<Res> {
+  call<Req, Res>(to: number, method: 'leaseRenew' | 'leaseTimeToLive' | 'memberPromote', request: Req, timeoutMs: number): Promise<Res> {
     const conn = this.conn(to);
     if (!conn) return Promise.reject(new Error(`no address for member ${to.toString(16)}`));
     const d = RaftPeerService[method] as unknown as grpc.MethodDefinition<Req, Res>;
@@ -283,7 +281,8 @@ export class PeerTransport {
         request,
         new grpc.Metadata(),
         { deadline: Date.now() + timeoutMs },
-        (err, res) => (err ? reject(err) : resolve(res as Res)),
+        // The leader's answer reaches the client as it is (etcd's code and message).
+        (err, res) => (err ? reject(new GrpcStatusError(err.code, err.details || err.message)) : resolve(res as Res)),
       );
     });
   }

@@ -28,6 +28,8 @@ import {
   LeaseTimeToLiveResponse,
   MemberListRequest,
   MemberListResponse,
+  MemberPromoteRequest,
+  MemberPromoteResponse,
 } from "../../../etcd/etcdserverpb/rpc";
 import { Message } from "../../../etcd/raftpb/raft";
 
@@ -222,6 +224,16 @@ export const RaftPeerService = {
     responseSerialize: (value: MemberListResponse) => Buffer.from(MemberListResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer) => MemberListResponse.decode(value),
   },
+  /** A follower forwards MemberPromote to the leader: only the leader knows how far a learner has caught up. */
+  memberPromote: {
+    path: "/kubets.kv.v1.RaftPeer/MemberPromote",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: MemberPromoteRequest) => Buffer.from(MemberPromoteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer) => MemberPromoteRequest.decode(value),
+    responseSerialize: (value: MemberPromoteResponse) => Buffer.from(MemberPromoteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer) => MemberPromoteResponse.decode(value),
+  },
 } as const;
 
 export interface RaftPeerServer extends UntypedServiceImplementation {
@@ -233,6 +245,8 @@ export interface RaftPeerServer extends UntypedServiceImplementation {
   leaseTimeToLive: handleUnaryCall<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>;
   /** The membership, for a member joining an existing cluster (it finds its own id by its peer URLs). */
   members: handleUnaryCall<MemberListRequest, MemberListResponse>;
+  /** A follower forwards MemberPromote to the leader: only the leader knows how far a learner has caught up. */
+  memberPromote: handleUnaryCall<MemberPromoteRequest, MemberPromoteResponse>;
 }
 
 export interface RaftPeerClient extends Client {
@@ -298,6 +312,22 @@ export interface RaftPeerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: MemberListResponse) => void,
+  ): ClientUnaryCall;
+  /** A follower forwards MemberPromote to the leader: only the leader knows how far a learner has caught up. */
+  memberPromote(
+    request: MemberPromoteRequest,
+    callback: (error: ServiceError | null, response: MemberPromoteResponse) => void,
+  ): ClientUnaryCall;
+  memberPromote(
+    request: MemberPromoteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MemberPromoteResponse) => void,
+  ): ClientUnaryCall;
+  memberPromote(
+    request: MemberPromoteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MemberPromoteResponse) => void,
   ): ClientUnaryCall;
 }
 
