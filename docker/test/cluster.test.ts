@@ -29,6 +29,8 @@ jest.setTimeout(10 * 60_000);
 
 const WEB_REPLICAS = 6;
 const CONTROL_PLANES = 3;
+/** The controller manager's --node-monitor-grace-period in the e2e cluster (kubeadm extraArgs). */
+const NODE_MONITOR_GRACE_S = 20;
 const WEB_PORT = 8080;
 const WEB = `apiVersion: apps/v1
 kind: Deployment
@@ -171,7 +173,14 @@ beforeAll(async () => {
   const build = spawnSync('bash', [path.resolve(__dirname, '..', 'build.sh')], { encoding: 'utf8', timeout: 15 * 60_000 });
   if (build.status !== 0) throw new Error(`docker/build.sh exited ${build.status ?? build.signal}:\n${build.stdout}\n${build.stderr}`);
   console.log(`docker/build.sh: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  cluster = await DockerCluster.create({ controlPlanes: CONTROL_PLANES, workers: 2, log: (l) => console.log(l) });
+  // kubeadm's extraArgs (through a kubets init config file; joining control planes copy them):
+  // half of Kubernetes' 40 s --node-monitor-grace-period, so the lost-node scenario takes less time.
+  cluster = await DockerCluster.create({
+    controlPlanes: CONTROL_PLANES,
+    workers: 2,
+    extraArgs: { controllerManager: { 'node-monitor-grace-period': `${NODE_MONITOR_GRACE_S}s` } },
+    log: (l) => console.log(l),
+  });
   console.log(
     [`cluster ${cluster.name} (${CONTROL_PLANES} control-plane nodes, 2 workers) up in ${cluster.timings.reduce((sum, t) => sum + t.seconds, 0).toFixed(1)} s (pod CIDR ${cluster.podSubnet}):`,
       ...cluster.timings.map((t) => `  ${t.phase}: ${t.seconds.toFixed(1)} s`),
@@ -203,7 +212,7 @@ step(`kubectl get nodes from the host: ${CONTROL_PLANES + 2} nodes, all Ready`, 
   for (const n of c().nodes) expect(rows.find((r) => r[0] === n.name)![5]).toBe(n.ip);
 });
 
-step("every control-plane node's mirror pods are Running in kube-system; the KV has a member on each, NATS a server on each", async () => {
+step("every control-plane node's mirror pods are Running in kube-system; the KV has a voting member on each, NATS a server on each", async () => {
   const want = c().controlPlanes.flatMap((cp) => ['kube-apiserver', 'kubets-kv', 'nats', 'kube-controller-manager', 'kube-scheduler'].map((p) => `${p}-${cp.name}`));
   const out = await eventually('mirror pods Running', 60_000, async () => {
     const text = await kubectlOk(['get', 'pods', '-n', 'kube-system', '-o', 'wide']);
@@ -211,8 +220,14 @@ step("every control-plane node's mirror pods are Running in kube-system; the KV 
     return text;
   });
   console.log(out);
-  const members = JSON.parse(etcdctl(c().controlPlanes, ['member', 'list', '-w', 'json'])) as { members: Array<{ name: string; clientURLs?: string[] }> };
+  const members = JSON.parse(etcdctl(c().controlPlanes, ['member', 'list', '-w', 'json'])) as { members: Array<{ name: string; clientURLs?: string[]; isLearner?: boolean }> };
   expect(members.members.map((m) => m.name).sort()).toEqual(c().controlPlanes.map((n) => n.name).sort());
+  // The joined members came in as learners and were promoted by their join: all vote now.
+  expect(members.members.filter((m) => m.isLearner)).toEqual([]);
+  // Every controller manager runs with the cluster's extraArgs, the joined ones too (copied by their join).
+  const cms = (JSON.parse(await kubectlOk(['get', 'pods', '-n', 'kube-system', '-l', 'component=kube-controller-manager', '-o', 'json'])) as { items: Array<{ spec: { nodeName: string; containers: Array<{ command: string[] }> } }> }).items;
+  expect(cms.map((p) => p.spec.nodeName).sort()).toEqual(c().controlPlanes.map((n) => n.name).sort());
+  for (const p of cms) expect(p.spec.containers[0]!.command).toContain(`--node-monitor-grace-period=${NODE_MONITOR_GRACE_S}s`);
   // The NATS servers form one cluster: each has routes to the two others (monitoring endpoint on 8222).
   for (const cp of c().controlPlanes) {
     await eventually(`${cp.name}'s NATS routes`, 30_000, async () => {
@@ -356,7 +371,7 @@ const s=Date.now();http.get({host:process.argv[1],port:80,path:"/",timeout:2000,
 
 step("a stopped worker's pods are rescheduled to the other worker within the timeouts; started again, it rejoins Ready", async () => {
   const [w1, w2] = c().workers.map((w) => w.name) as [string, string];
-  // Kubernetes' timeouts: the node is Unknown after --node-monitor-grace-period (40 s), then its
+  // Kubernetes' timeouts: the node is Unknown after --node-monitor-grace-period (20 s here, set through kubeadm's extraArgs), then its
   // pods go after their toleration of node.kubernetes.io/unreachable (here 5 s instead of the default 300 s).
   const tolerations = ['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready'].map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 }));
   const deploy = {
@@ -395,7 +410,8 @@ step("a stopped worker's pods are rescheduled to the other worker within the tim
   await c().start(w2);
   await eventually(`${w2} Ready again`, 120_000, async () => expect(await nodeStatus(w2)).toBe('True'));
   console.log(`worker ${w2} stopped: NotReady after ${notReadyS.toFixed(1)} s, its pods Running on ${w1} after ${rescheduledS.toFixed(1)} s; started again: Ready after ${((Date.now() - t1) / 1000).toFixed(1)} s`);
-  expect(rescheduledS).toBeLessThan(40 + 5 + 40); // grace period + toleration + the monitor period, eviction and start-up
+  expect(notReadyS).toBeLessThan(NODE_MONITOR_GRACE_S + 15); // the grace period + the 5 s monitor period + the last renewal's age
+  expect(rescheduledS).toBeLessThan(NODE_MONITOR_GRACE_S + 5 + 40); // grace period + toleration + the monitor period, eviction and start-up
 });
 
 /** kubectl create configmap NAME: true when the API server acknowledged it (bounded by timeoutMs). */

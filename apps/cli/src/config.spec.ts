@@ -100,10 +100,28 @@ apiServer:
       { token: 'abcdef.0123456789abcdef', id: 'abcdef', description: 'first', ttl: '2h', usages: ['signing', 'authentication'], groups: ['system:bootstrappers:workers'] },
       { token: '123456.abcdefghijklmnop', id: '123456', description: undefined, ttl: '24h0m0s', usages: ['signing', 'authentication'], groups: ['system:bootstrappers:kubeadm:default-node-token'] },
     ]);
-    expect(c.warnings).toEqual([
-      'InitConfiguration.nodeRegistration.criSocket is accepted for kubeadm compatibility but not used by kubets init',
-      'ClusterConfiguration.apiServer.extraArgs is accepted for kubeadm compatibility but not used by kubets init',
-    ]);
+    expect(c.warnings).toEqual(['InitConfiguration.nodeRegistration.criSocket is accepted for kubeadm compatibility but not used by kubets init']);
+    expect(c.extraArgs.apiServer).toEqual([{ name: 'audit-log-path', value: '/var/log/audit.log' }]);
+  });
+
+  test("extraArgs: v1beta3's mapping, v1beta4's list of {name, value} (a name may repeat), per component", () => {
+    const v3 = parse(CLUSTER('controllerManager:\n  extraArgs:\n    node-monitor-grace-period: 20s\nscheduler:\n  extraArgs: {v: "4"}\n', 'v1beta3'));
+    expect(v3.extraArgs).toEqual({ apiServer: [], controllerManager: [{ name: 'node-monitor-grace-period', value: '20s' }], scheduler: [{ name: 'v', value: '4' }], etcd: [] });
+    const v4 = parse(
+      CLUSTER(
+        'apiServer:\n  extraArgs:\n  - {name: feature-gates, value: A=true}\n  - {name: feature-gates, value: B=false}\n' +
+          'etcd:\n  local:\n    extraArgs:\n    - {name: snapshot-count, value: "5000"}\n',
+      ),
+    );
+    expect(v4.extraArgs.apiServer).toEqual([{ name: 'feature-gates', value: 'A=true' }, { name: 'feature-gates', value: 'B=false' }]);
+    expect(v4.extraArgs.etcd).toEqual([{ name: 'snapshot-count', value: '5000' }]);
+    expect(v4.warnings.filter((w) => w.includes('extraArgs'))).toEqual([]);
+    // JSON is YAML: a configuration written by a program.
+    const json = parse(`{"apiVersion":"kubeadm.k8s.io/v1beta4","kind":"ClusterConfiguration","controllerManager":{"extraArgs":[{"name":"node-monitor-grace-period","value":"20s"}]}}`);
+    expect(json.extraArgs.controllerManager).toEqual([{ name: 'node-monitor-grace-period', value: '20s' }]);
+    // Flags (kubets join --control-plane) carry them too.
+    const fromFlags = parse(configFromFlags({ advertiseAddress: '10.0.0.2', extraArgs: { controllerManager: [{ name: 'node-monitor-grace-period', value: '20s' }], etcd: [{ name: 'snapshot-count', value: '100' }] } }));
+    expect(fromFlags.extraArgs).toMatchObject({ controllerManager: [{ name: 'node-monitor-grace-period', value: '20s' }], etcd: [{ name: 'snapshot-count', value: '100' }] });
   });
 
   test('IPv6 and dual-stack', () => {
@@ -169,6 +187,15 @@ apiServer:
 });
 
 describe('parseInitConfiguration: bad configurations name the problem', () => {
+  test('extraArgs of the wrong shape for the apiVersion, or with dashes in a name', () => {
+    expect(error(CLUSTER('controllerManager:\n  extraArgs:\n    node-monitor-grace-period: 20s\n'))).toMatch(/controllerManager\.extraArgs: expected a list of \{name, value\} \(kubeadm\.k8s\.io\/v1beta4\)/);
+    expect(error(CLUSTER('controllerManager:\n  extraArgs:\n  - {name: a, value: b}\n', 'v1beta3'))).toMatch(/expected a mapping of flag names to values \(kubeadm\.k8s\.io\/v1beta3\)/);
+    expect(error(CLUSTER('scheduler:\n  extraArgs:\n  - {name: --v, value: "4"}\n'))).toMatch(/"--v" is not a flag name \(without the leading dashes/);
+    expect(error(CLUSTER('scheduler:\n  extraArgs:\n  - {value: "4"}\n'))).toMatch(/scheduler\.extraArgs\[0\]\.name: is required/);
+    expect(error(CLUSTER('scheduler:\n  extraArgs:\n  - {name: v, valu: "4"}\n'))).toMatch(/unknown field "scheduler\.extraArgs\[0\]\.valu"/);
+    expect(error(CLUSTER('scheduler:\n  extraArgs:\n    v: 4\n', 'v1beta3'))).toMatch(/scheduler\.extraArgs\.v: expected a string/);
+  });
+
   test.each([
     ['unknown kind', `apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfig\n`, 'test.yaml (document 1): unknown kind "InitConfig" (want InitConfiguration and/or ClusterConfiguration) (did you mean "InitConfiguration"?)'],
     ['unsupported apiVersion', INIT('', 'v1beta2'), 'test.yaml (document 1): InitConfiguration: apiVersion "kubeadm.k8s.io/v1beta2" is not supported (use kubeadm.k8s.io/v1beta3 or kubeadm.k8s.io/v1beta4)'],

@@ -3,8 +3,8 @@
 //
 // Decoding is strict like kubeadm's: an unknown kind, an unknown field or a
 // value of the wrong type is an error naming the document and the field.
-// Fields kubeadm knows but `kubets init` has no use for (extraArgs, image
-// settings, taints, ...) are accepted and reported as warnings, so an existing
+// Fields kubeadm knows but `kubets init` has no use for (image settings,
+// taints, extraVolumes, ...) are accepted and reported as warnings, so an existing
 // kubeadm file works unchanged.
 import os from 'node:os';
 import { parseKeyAlgorithm, parseIP, type KeyAlgorithm } from '@kubets/pki';
@@ -82,14 +82,26 @@ export interface InitConfiguration {
   encryptionAlgorithm: KeyAlgorithm;
   certificateValidityDays: number;
   caCertificateValidityDays: number;
+  /** kubeadm's extraArgs per component: flags added to (or replacing) the ones its static pod gets. */
+  extraArgs: ExtraArgs;
   /** Accepted but unused fields and documents, for the user to see. */
   warnings: string[];
 }
 
+/** One extra flag: `--name=value` (kubeadm's Arg). */
+export interface ExtraArg {
+  name: string;
+  value: string;
+}
+
+/** The components whose static pods take kubeadm's extraArgs. */
+export const EXTRA_ARGS_COMPONENTS = ['apiServer', 'controllerManager', 'scheduler', 'etcd'] as const;
+export type ExtraArgs = Record<(typeof EXTRA_ARGS_COMPONENTS)[number], ExtraArg[]>;
+
 // ---------------------------------------------------------------------------
 // Schema: the fields of each kind, as kubeadm's Go types declare them.
 
-type Leaf = 'string' | 'int' | 'bool' | 'strings' | 'duration' | 'any';
+type Leaf = 'string' | 'int' | 'bool' | 'strings' | 'duration' | 'extraArgs' | 'any';
 interface FieldSpec {
   type: Leaf | 'object' | 'objects';
   fields?: Record<string, FieldSpec>;
@@ -107,7 +119,7 @@ const v3only = { only: KUBEADM_V1BETA3 };
 
 const META = { apiVersion: leaf('string'), kind: leaf('string') };
 
-const controlPlaneComponent = obj({ extraArgs: ignored(), extraVolumes: ignored(), extraEnvs: ignored(v4only) });
+const controlPlaneComponent = obj({ extraArgs: leaf('extraArgs'), extraVolumes: ignored(), extraEnvs: ignored(v4only) });
 
 const INIT_SCHEMA: Record<string, FieldSpec> = {
   ...META,
@@ -146,7 +158,7 @@ const CLUSTER_SCHEMA: Record<string, FieldSpec> = {
       imageRepository: ignored(),
       imageTag: ignored(),
       dataDir: leaf('string'),
-      extraArgs: ignored(),
+      extraArgs: leaf('extraArgs'),
       extraEnvs: ignored(v4only),
       serverCertSANs: ignored(),
       peerCertSANs: ignored(),
@@ -158,7 +170,7 @@ const CLUSTER_SCHEMA: Record<string, FieldSpec> = {
   controlPlaneEndpoint: leaf('string'),
   apiServer: obj({
     certSANs: leaf('strings'),
-    extraArgs: ignored(),
+    extraArgs: leaf('extraArgs'),
     extraVolumes: ignored(),
     extraEnvs: ignored(v4only),
     timeoutForControlPlane: ignored(v3only),
@@ -271,6 +283,27 @@ class Checker {
     return record;
   }
 
+  private checkExtraArgs(v: unknown, path: string): void {
+    const names: string[] = [];
+    if (this.doc.apiVersion === KUBEADM_V1BETA3) {
+      if (typeof v !== 'object' || Array.isArray(v) || v === null) this.fail(path, `expected a mapping of flag names to values (kubeadm.k8s.io/v1beta3), found ${typeName(v)}`);
+      for (const [name, value] of Object.entries(v as Record<string, unknown>)) {
+        if (typeof value !== 'string') this.fail(`${path}.${name}`, `expected a string, found ${typeName(value)}`);
+        names.push(name);
+      }
+    } else {
+      if (!Array.isArray(v)) this.fail(path, `expected a list of {name, value} (kubeadm.k8s.io/v1beta4), found ${typeName(v)}`);
+      v.forEach((item, i) => {
+        const a = this.check(item, { name: leaf('string'), value: leaf('string') }, `${path}[${i}]`);
+        if (typeof a.name !== 'string' || a.name === '') this.fail(`${path}[${i}].name`, 'is required');
+        names.push(a.name);
+      });
+    }
+    for (const name of names) {
+      if (!FLAG_NAME.test(name)) this.fail(path, `"${name}" is not a flag name (without the leading dashes, e.g. node-monitor-grace-period)`);
+    }
+  }
+
   private checkValue(v: unknown, spec: FieldSpec, path: string): void {
     if (v === null || v === undefined) return;
     switch (spec.type) {
@@ -297,6 +330,9 @@ class Checker {
           if (typeof item !== 'string') this.fail(`${path}[${i}]`, `expected a string, found ${typeName(item)}`);
         });
         return;
+      case 'extraArgs':
+        this.checkExtraArgs(v, path);
+        return;
       case 'object':
         this.check(v, spec.fields!, path);
         return;
@@ -308,6 +344,19 @@ class Checker {
         return;
     }
   }
+}
+
+const FLAG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/**
+ * kubeadm's two shapes of extraArgs: v1beta3 a mapping of flag name to value,
+ * v1beta4 a list of {name, value} (where a name may repeat). Returns them as a
+ * list; the caller has checked the shape.
+ */
+function extraArgsOf(v: unknown): ExtraArg[] {
+  if (v === null || v === undefined) return [];
+  if (Array.isArray(v)) return v.map((a: Record<string, unknown>) => ({ name: String(a.name), value: a.value === undefined || a.value === null ? '' : String(a.value) }));
+  return Object.entries(v as Record<string, unknown>).map(([name, value]) => ({ name, value: String(value) }));
 }
 
 function get(record: Record<string, unknown> | undefined, path: string): unknown {
@@ -589,6 +638,12 @@ export function parseInitConfiguration(text: string, options: ParseOptions = {})
     encryptionAlgorithm,
     certificateValidityDays,
     caCertificateValidityDays,
+    extraArgs: {
+      apiServer: extraArgsOf(get(cluster, 'apiServer.extraArgs')),
+      controllerManager: extraArgsOf(get(cluster, 'controllerManager.extraArgs')),
+      scheduler: extraArgsOf(get(cluster, 'scheduler.extraArgs')),
+      etcd: extraArgsOf(get(cluster, 'etcd.local.extraArgs')),
+    },
     warnings,
   };
 }
@@ -605,6 +660,8 @@ export interface InitFlags {
   token?: string;
   nodeName?: string;
   etcdServers?: string[];
+  /** kubeadm's extraArgs (no kubeadm flag sets them; `kubets join --control-plane` copies the cluster's). */
+  extraArgs?: Partial<ExtraArgs>;
 }
 
 /** Build the configuration documents from flags (the same validation then applies). */
@@ -624,5 +681,11 @@ export function configFromFlags(flags: InitFlags): string {
   if (Object.keys(networking).length > 0) cluster.networking = networking;
   if (flags.certSans && flags.certSans.length > 0) cluster.apiServer = { certSANs: flags.certSans };
   if (flags.etcdServers && flags.etcdServers.length > 0) cluster.etcd = { external: { endpoints: flags.etcdServers } };
+  const extra = flags.extraArgs ?? {};
+  const list = (a: ExtraArg[] | undefined) => (a && a.length > 0 ? a.map((x) => ({ name: x.name, value: x.value })) : undefined);
+  if (list(extra.apiServer)) cluster.apiServer = { ...(cluster.apiServer as object | undefined), extraArgs: list(extra.apiServer) };
+  if (list(extra.controllerManager)) cluster.controllerManager = { extraArgs: list(extra.controllerManager) };
+  if (list(extra.scheduler)) cluster.scheduler = { extraArgs: list(extra.scheduler) };
+  if (list(extra.etcd) && !cluster.etcd) cluster.etcd = { local: { extraArgs: list(extra.etcd) } };
   return `${YAML.stringify(init)}---\n${YAML.stringify(cluster)}`;
 }

@@ -8,10 +8,11 @@
 //      URLs, NATS cluster URLs, subnets, image);
 //   3. issues its own serving certificate and kubeconfigs with the shared CA
 //      (`kubets init`'s code, which keeps what exists);
-//   4. adds itself to the KV cluster (etcd's MemberAdd) and writes the static
-//      pods: a KV member that joins the existing cluster, a NATS server with
-//      routes to the others, an API server, a controller manager and a
-//      scheduler (the last two elect a leader among the nodes).
+//   4. adds itself to the KV cluster as a learner (etcd's MemberAdd) and
+//      writes the static pods: a KV member that joins the existing cluster, a
+//      NATS server with routes to the others, an API server, a controller
+//      manager and a scheduler (the last two elect a leader among the nodes);
+//   5. promotes its KV learner to a voter once the leader finds it in sync.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,8 @@ export interface JoinControlPlaneOptions extends JoinOptions {
   defaultImage: string;
   /** How long to wait for the control plane's mirror pods (default 2 min). */
   mirrorPodTimeoutMs?: number;
+  /** How long to wait for this node's KV learner to catch up and be promoted (default 2 min). */
+  learnerTimeoutMs?: number;
 }
 
 export interface JoinControlPlaneResult {
@@ -114,26 +117,33 @@ export async function runJoinControlPlane(o: JoinControlPlaneOptions): Promise<J
     podNetworkCidr: info.podSubnet,
     nodeName,
     etcdServers: info.externalEtcd.length > 0 ? info.externalEtcd : undefined,
+    // The components run with the cluster's extraArgs (kubeadm reads them from its ClusterConfiguration).
+    extraArgs: info.extraArgs,
   });
   const init = runInit({ configText, configSource: 'the cluster (kubets join --control-plane)', outDir, kubelet: true, log: o.log });
 
-  // The KV: add this member (unless a previous run did), then start it with
-  // the members that run. Until it runs, the cluster needs it for a quorum
-  // (etcd's own caveat), so the kubelet should start it right away.
+  // The KV: add this member as a learner (unless a previous run did), as
+  // kubeadm's etcd learner mode does: it replicates without voting, so the
+  // cluster's quorum does not depend on it until it has caught up and is
+  // promoted (below, once the kubelet runs it).
   let initialCluster: string[] = [];
   let memberExisted = false;
+  let learner: bigint | undefined;
   if (info.kvClientURLs.length > 0) {
     const peerURL = url(advertiseAddress, CONTROL_PLANE_PORTS.kvPeer);
     const kv = new EtcdClient({ endpoints: info.kvClientURLs, operationTimeoutMs: 30_000 });
     try {
       let members = (await kv.memberList()).members;
-      memberExisted = members.some((m) => m.peerURLs.includes(peerURL));
-      if (!memberExisted) {
-        const added = await kv.memberAdd([peerURL]);
+      const existing = members.find((m) => m.peerURLs.includes(peerURL));
+      memberExisted = existing !== undefined;
+      if (!existing) {
+        const added = await kv.memberAdd([peerURL], true);
         members = added.members;
-        o.log(`[kv] Added member ${added.member?.ID.toString(16)} (${peerURL}) to the KV cluster`);
+        learner = added.member?.ID;
+        o.log(`[kv] Added learner member ${added.member?.ID.toString(16)} (${peerURL}) to the KV cluster`);
       } else {
-        o.log(`[kv] ${peerURL} is already a member of the KV cluster`);
+        if (existing.isLearner) learner = existing.ID;
+        o.log(`[kv] ${peerURL} is already a ${existing.isLearner ? 'learner' : 'voting'} member of the KV cluster`);
       }
       const unstarted = members.filter((m) => !m.name && !m.peerURLs.includes(peerURL));
       if (unstarted.length > 0) {
@@ -154,7 +164,43 @@ export async function runJoinControlPlane(o: JoinControlPlaneOptions): Promise<J
     { image, outDir, join: { initialCluster, natsRoutes: info.natsClusterURLs }, phases: { etcd: info.kvClientURLs.length > 0, controlPlane: true, kubeletStart: true } },
     (f, text) => writeFileAtomic(f, text, 0o644),
   );
+  if (learner !== undefined) await promoteWhenInSync(info.kvClientURLs, learner, o.learnerTimeoutMs ?? 120_000, o.log);
   return { server: d.server, nodeName, advertiseAddress, init, initialCluster, natsRoutes: info.natsClusterURLs, memberExisted, written };
+}
+
+/**
+ * Promotes the KV learner `id` to a voter once the leader finds it in sync
+ * (the kubelet starts its static pod meanwhile), asking every second, as
+ * kubeadm does for its etcd learner.
+ */
+export async function promoteWhenInSync(endpoints: string[], id: bigint, timeoutMs: number, log: (line: string) => void): Promise<void> {
+  const kv = new EtcdClient({ endpoints, operationTimeoutMs: 10_000 });
+  const hex = id.toString(16);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    log(`[kv] Waiting for learner ${hex} to catch up with the leader, then promoting it (the node's kubelet service must run: it starts the member from its static pod)`);
+    for (let last = ''; ; ) {
+      try {
+        await kv.memberPromote(id);
+        log(`[kv] Promoted ${hex} to a voting member`);
+        return;
+      } catch (e) {
+        const msg = (e as Error).message;
+        // A promotion whose answer was lost: it is a voter already.
+        if (/can only promote a learner member$/.test(msg)) return;
+        last = msg;
+      }
+      if (Date.now() > deadline) {
+        throw new JoinError(
+          `KV learner ${hex} was not promoted within ${Math.round(timeoutMs / 1000)} s (last answer: ${last}). ` +
+            `Check that the kubelet runs its static pod, then promote it: etcdctl --endpoints ${endpoints[0]} member promote ${hex}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  } finally {
+    kv.close();
+  }
 }
 
 export function joinControlPlaneReport(r: JoinControlPlaneResult): string {
@@ -164,11 +210,11 @@ export function joinControlPlaneReport(r: JoinControlPlaneResult): string {
   lines.push(
     '',
     r.initialCluster.length > 0
-      ? `Its KV member joins ${r.initialCluster.join(',')}${r.memberExisted ? ' (it was a member already)' : ''}: until it runs, the KV cluster needs it for a quorum, so start the kubelet now.`
+      ? `Its KV member joined ${r.initialCluster.join(',')}${r.memberExisted ? ' (it was a member already)' : ''} as a learner and was promoted to a voter once in sync.`
       : 'The API server uses the external etcd.',
     `Its NATS server routes to ${r.natsRoutes.join(',')}.`,
     '',
-    "Next: (re)start the node's kubelet service (it runs the static pods in manifests/). Then:",
+    "The node's kubelet service runs the static pods in manifests/ (restart it if it was started before this join). Then:",
     '',
     `  export KUBECONFIG=${r.init.summary.paths.adminKubeconfig}`,
     '  kubectl get nodes',

@@ -81,7 +81,7 @@ const pods = [
   mirror('nats', 'cp-1', { 'kubets.io/nats.advertise-client-url': 'nats://10.0.0.1:4222', 'kubets.io/nats.advertise-cluster-url': 'nats://10.0.0.1:6222' }),
   mirror('nats', 'cp-2', { 'kubets.io/nats.advertise-client-url': 'nats://10.0.0.2:4222', 'kubets.io/nats.advertise-cluster-url': 'nats://10.0.0.2:6222' }),
   mirror('kube-apiserver', 'cp-1', {}, ['kubets-entrypoint', 'apiserver', '--etcd-servers=http://127.0.0.1:2379', '--service-cluster-ip-range=10.96.0.0/12'], 'reg/kubets:1.2'),
-  mirror('kube-controller-manager', 'cp-1', {}, ['kubets-entrypoint', 'controller-manager', '--cluster-cidr=10.244.0.0/16']),
+  mirror('kube-controller-manager', 'cp-1', { 'kubets.io/extra-args': '[{"name":"node-monitor-grace-period","value":"20s"}]' }, ['kubets-entrypoint', 'controller-manager', '--cluster-cidr=10.244.0.0/16']),
 ];
 
 describe('the control plane from its mirror pods', () => {
@@ -94,7 +94,11 @@ describe('the control plane from its mirror pods', () => {
       serviceSubnet: '10.96.0.0/12',
       podSubnet: '10.244.0.0/16',
       image: 'reg/kubets:1.2',
+      extraArgs: { apiServer: [], controllerManager: [{ name: 'node-monitor-grace-period', value: '20s' }], scheduler: [], etcd: [] },
     });
+    // An annotation that is not a list of {name, value} is an error, not silently dropped.
+    const bad = [mirror('kube-scheduler', 'cp-1', { 'kubets.io/extra-args': '{"v":"4"}' })];
+    expect(() => parseControlPlanePods(JSON.stringify({ items: bad }))).toThrow(/kube-scheduler pod's kubets.io\/extra-args annotation is not a JSON list/);
     expect(parseControlPlanePods(JSON.stringify({ items: pods }), 'cp-2')).toMatchObject({ kvClientURLs: ['http://10.0.0.1:2379'], natsClusterURLs: ['nats://10.0.0.1:6222'] });
   });
 

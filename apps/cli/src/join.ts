@@ -13,7 +13,7 @@ import path from 'node:path';
 import { publicKeyPin, writeFileAtomic } from '@kubets/pki';
 import type { FlagSpecs } from '@kubets/service-kit';
 import YAML from 'yaml';
-import { DEFAULTS, parseEndpoint, type HostPort } from './config';
+import { DEFAULTS, parseEndpoint, type ExtraArg, type ExtraArgs, type HostPort } from './config';
 import { DEFAULT_OUT_DIR } from './init';
 import { buildKubeconfig } from './kubeconfig';
 import { ANNOTATIONS, CONTROL_PLANE_PORTS, kubeletFlagsEnv } from './manifests';
@@ -299,6 +299,8 @@ export interface ControlPlaneInfo {
   serviceSubnet?: string;
   podSubnet?: string;
   image?: string;
+  /** The components' kubeadm extraArgs (from their pods' annotation), for a joining control plane to run with the same. */
+  extraArgs: ExtraArgs;
 }
 
 export function parseControlPlanePods(body: string, exceptNode?: string): ControlPlaneInfo {
@@ -319,6 +321,17 @@ export function parseControlPlanePods(body: string, exceptNode?: string): Contro
     }
     return undefined;
   };
+  const extraArgsOf = (component: string): ExtraArg[] => {
+    const text = of(component)[0]?.metadata?.annotations?.[ANNOTATIONS.extraArgs];
+    if (!text) return [];
+    try {
+      const list = JSON.parse(text) as Array<{ name?: unknown; value?: unknown }>;
+      if (Array.isArray(list) && list.every((a) => a && typeof a.name === 'string')) return list.map((a) => ({ name: String(a.name), value: String(a.value ?? '') }));
+    } catch {
+      // reported below
+    }
+    throw new JoinError(`the ${component} pod's ${ANNOTATIONS.extraArgs} annotation is not a JSON list of {name, value}`);
+  };
   const kvClientURLs = annotation('kubets-kv', ANNOTATIONS.kvClientURLs).flatMap((v) => v.split(','));
   const etcdServers = flag('kube-apiserver', 'etcd-servers');
   return {
@@ -329,6 +342,12 @@ export function parseControlPlanePods(body: string, exceptNode?: string): Contro
     serviceSubnet: flag('kube-apiserver', 'service-cluster-ip-range'),
     podSubnet: flag('kube-controller-manager', 'cluster-cidr'),
     image: of('kube-apiserver')[0]?.spec?.containers?.[0]?.image,
+    extraArgs: {
+      apiServer: extraArgsOf('kube-apiserver'),
+      controllerManager: extraArgsOf('kube-controller-manager'),
+      scheduler: extraArgsOf('kube-scheduler'),
+      etcd: extraArgsOf('kubets-kv'),
+    },
   };
 }
 

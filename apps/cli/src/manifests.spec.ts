@@ -1,6 +1,6 @@
 import YAML from 'yaml';
 import { parseInitConfiguration } from './config';
-import { controlPlaneManifests, kubeletFlagsEnv, writeControlPlane } from './manifests';
+import { controlPlaneManifests, kubeletFlagsEnv, withExtraArgs, writeControlPlane } from './manifests';
 
 const CONFIG = `apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
@@ -50,6 +50,23 @@ describe('control-plane static pod manifests', () => {
     expect(annotations('kubets-kv.yaml')).toEqual({ 'kubeadm.kubernetes.io/etcd.advertise-client-urls': 'http://172.18.0.2:2379' });
     expect(annotations('nats.yaml')).toEqual({ 'kubets.io/nats.advertise-client-url': 'nats://172.18.0.2:4222', 'kubets.io/nats.advertise-cluster-url': 'nats://172.18.0.2:6222' });
     expect(annotations('kube-apiserver.yaml')).toEqual({ 'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint': '172.18.0.2:6443' });
+  });
+
+  it("kubeadm's extraArgs: each replaces the generated flag of its name or is added; the pod records them for joining nodes", () => {
+    expect(withExtraArgs(['x', '--a=1', '--b', '--c=3'], [{ name: 'a', value: '2' }, { name: 'b', value: 'false' }, { name: 'd', value: '' }])).toEqual(['x', '--c=3', '--a=2', '--b=false', '--d=']);
+    const withExtra = parseInitConfiguration(
+      CONFIG + 'controllerManager:\n  extraArgs:\n  - {name: node-monitor-grace-period, value: 20s}\n  - {name: cluster-cidr, value: 10.250.0.0/16}\n' + 'apiServer:\n  extraArgs:\n  - {name: secure-port, value: "7443"}\n',
+      { source: 'test' },
+    );
+    const e = controlPlaneManifests(withExtra, { image: 'i', outDir: '/etc/kubernetes' });
+    const cm = cmd(e['kube-controller-manager.yaml']!);
+    expect(cm).toEqual(expect.arrayContaining(['--node-monitor-grace-period=20s', '--cluster-cidr=10.250.0.0/16', '--allocate-node-cidrs']));
+    expect(cm).not.toContain('--cluster-cidr=10.244.0.0/16');
+    expect(cmd(e['kube-apiserver.yaml']!).filter((a) => a.startsWith('--secure-port'))).toEqual(['--secure-port=7443']);
+    const annotations = (f: string) => (YAML.parse(e[f]!) as any).metadata.annotations ?? {};
+    expect(JSON.parse(annotations('kube-controller-manager.yaml')['kubets.io/extra-args'])).toEqual(withExtra.extraArgs.controllerManager);
+    expect(annotations('kube-scheduler.yaml')['kubets.io/extra-args']).toBeUndefined();
+    expect(annotations('kubets-kv.yaml')['kubets.io/extra-args']).toBeUndefined();
   });
 
   it('a joining control-plane node: an existing KV cluster and NATS routes', () => {

@@ -6,7 +6,7 @@
 // kubeconfigs, tokens) mounted read-only at the same path.
 import path from 'node:path';
 import YAML from 'yaml';
-import type { InitConfiguration } from './config';
+import type { ExtraArg, InitConfiguration } from './config';
 
 /** The kubets image every control-plane static pod runs (docker/kubets). */
 export const DEFAULT_IMAGE_REPOSITORY = 'docker.io/kubets/kubets';
@@ -15,7 +15,8 @@ export const DEFAULT_IMAGE_REPOSITORY = 'docker.io/kubets/kubets';
 export const CONTROL_PLANE_PORTS = { kvClient: 2379, kvPeer: 2380, kvMetrics: 2381, nats: 4222, natsCluster: 6222, natsMonitor: 8222, controllerManager: 10257, scheduler: 10259, apiserverGrpc: 6444 } as const;
 
 /** What the manifests need from the configuration. */
-export type ManifestConfig = Pick<InitConfiguration, 'nodeName' | 'advertiseAddress' | 'bindPort' | 'serviceSubnet' | 'podSubnet' | 'etcd' | 'controlPlaneEndpoint'>;
+export type ManifestConfig = Pick<InitConfiguration, 'nodeName' | 'advertiseAddress' | 'bindPort' | 'serviceSubnet' | 'podSubnet' | 'etcd' | 'controlPlaneEndpoint'> &
+  Partial<Pick<InitConfiguration, 'extraArgs'>>;
 
 export interface ManifestOptions {
   /** The kubets image, e.g. docker.io/kubets/kubets:0.1.0. */
@@ -51,7 +52,28 @@ export const ANNOTATIONS = {
   apiserverEndpoint: 'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint',
   natsClientURL: 'kubets.io/nats.advertise-client-url',
   natsClusterURL: 'kubets.io/nats.advertise-cluster-url',
+  /** The component's kubeadm extraArgs (JSON list of {name, value}), for control-plane nodes that join. */
+  extraArgs: 'kubets.io/extra-args',
 } as const;
+
+/**
+ * kubeadm's rule for extraArgs: each replaces the generated flag of the same
+ * name (all of its occurrences) and is added as --name=value.
+ */
+export function withExtraArgs(command: string[], extra: ExtraArg[] | undefined): string[] {
+  if (!extra || extra.length === 0) return command;
+  const names = new Set(extra.map((a) => a.name));
+  const kept = command.filter((arg) => {
+    const m = /^--([^=]+)/.exec(arg);
+    return !m || !names.has(m[1]!);
+  });
+  return [...kept, ...extra.map((a) => `--${a.name}=${a.value}`)];
+}
+
+/** The annotation that records a component's extraArgs (none when there are none). */
+function extraArgsAnnotation(extra: ExtraArg[] | undefined): Record<string, string> {
+  return extra && extra.length > 0 ? { [ANNOTATIONS.extraArgs]: JSON.stringify(extra) } : {};
+}
 
 function staticPod(
   name: string,
@@ -108,7 +130,7 @@ export function controlPlaneManifests(c: ManifestConfig, o: ManifestOptions): Re
     out['kubets-kv.yaml'] = staticPod(
       'kubets-kv',
       o.image,
-      [
+      withExtraArgs([
         'kubets-entrypoint',
         'kv',
         `--name=${c.nodeName}`,
@@ -120,10 +142,10 @@ export function controlPlaneManifests(c: ManifestConfig, o: ManifestOptions): Re
         `--initial-cluster=${(o.join?.initialCluster ?? []).concat(`${c.nodeName}=${url(adv, P.kvPeer)}`).join(',')}`,
         `--initial-cluster-state=${o.join ? 'existing' : 'new'}`,
         `--listen-metrics-urls=${url('127.0.0.1', P.kvMetrics)}`,
-      ],
+      ], c.extraArgs?.etcd),
       [{ name: 'kv-data', hostPath: dataDir, mountPath: dataDir, readOnly: false, type: 'DirectoryOrCreate' }],
       { host: '127.0.0.1', port: P.kvMetrics, path: '/health', scheme: 'HTTP' },
-      { [ANNOTATIONS.kvClientURLs]: url(adv, P.kvClient) },
+      { [ANNOTATIONS.kvClientURLs]: url(adv, P.kvClient), ...extraArgsAnnotation(c.extraArgs?.etcd) },
     );
   }
 
@@ -167,7 +189,7 @@ export function controlPlaneManifests(c: ManifestConfig, o: ManifestOptions): Re
   out['kube-apiserver.yaml'] = staticPod(
     'kube-apiserver',
     o.image,
-    [
+    withExtraArgs([
       'kubets-entrypoint',
       'apiserver',
       `--advertise-address=${adv}`,
@@ -185,28 +207,30 @@ export function controlPlaneManifests(c: ManifestConfig, o: ManifestOptions): Re
       `--kubelet-client-certificate=${f('pki/apiserver-kubelet-client.crt')}`,
       `--kubelet-client-key=${f('pki/apiserver-kubelet-client.key')}`,
       `--nats-url=${natsUrl}`,
-    ],
+    ], c.extraArgs?.apiServer),
     [k8s],
     { host: '127.0.0.1', port: c.bindPort, path: '/livez', scheme: 'HTTPS' },
-    { [ANNOTATIONS.apiserverEndpoint]: `${natsHost}:${c.bindPort}` },
+    { [ANNOTATIONS.apiserverEndpoint]: `${natsHost}:${c.bindPort}`, ...extraArgsAnnotation(c.extraArgs?.apiServer) },
   );
 
-  const client = (name: string, app: string, kubeconfig: string, port: number, extra: string[] = []) =>
+  const client = (name: string, app: string, kubeconfig: string, port: number, extraArgs: ExtraArg[] | undefined, extra: string[] = []) =>
     staticPod(
       name,
       o.image,
-      ['kubets-entrypoint', app, `--kubeconfig=${f(kubeconfig)}`, `--nats-url=${natsUrl}`, '--bind-address=127.0.0.1', `--secure-port=${port}`, ...extra],
+      withExtraArgs(['kubets-entrypoint', app, `--kubeconfig=${f(kubeconfig)}`, `--nats-url=${natsUrl}`, '--bind-address=127.0.0.1', `--secure-port=${port}`, ...extra], extraArgs),
       [k8s],
       { host: '127.0.0.1', port, path: '/healthz', scheme: 'HTTP' },
+      extraArgs && extraArgs.length > 0 ? extraArgsAnnotation(extraArgs) : undefined,
     );
   out['kube-controller-manager.yaml'] = client(
     'kube-controller-manager',
     'controller-manager',
     'controller-manager.kubeconfig',
     P.controllerManager,
+    c.extraArgs?.controllerManager,
     c.podSubnet ? ['--allocate-node-cidrs', `--cluster-cidr=${c.podSubnet}`] : [],
   );
-  out['kube-scheduler.yaml'] = client('kube-scheduler', 'scheduler', 'scheduler.kubeconfig', P.scheduler);
+  out['kube-scheduler.yaml'] = client('kube-scheduler', 'scheduler', 'scheduler.kubeconfig', P.scheduler, c.extraArgs?.scheduler);
   return out;
 }
 

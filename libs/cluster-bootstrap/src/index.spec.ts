@@ -1,7 +1,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createCA, createCertificate } from '@kubets/pki';
-import { bootstrapCluster, type BootstrapNode, type ExecResult, type NodeRuntime } from './index';
+import { bootstrapCluster, initConfiguration, type BootstrapNode, type ExecResult, type NodeRuntime } from './index';
 
 // A fake cluster: the "nodes" answer exec with canned files and record what
 // ran; one stub API server on 127.0.0.1 answers /readyz and the node list.
@@ -103,4 +103,24 @@ test('a failing step names the node, the command and its output; a node that nev
   readyNodes = ['cp'];
   const slow = fakeRuntime(nodes);
   await expect(bootstrapCluster(slow.rt, nodes, { endpoint, podSubnet: '10.244.0.0/16', readyTimeoutMs: 1_500 })).rejects.toThrow('timed out after 1500 ms waiting for 2 nodes Ready with a podCIDR');
+});
+
+test('extraArgs: kubets init runs from a kubeadm v1beta4 configuration with the same settings plus extraArgs', async () => {
+  const nodes: BootstrapNode[] = [{ name: 'cp', role: 'control-plane', ip: '127.0.0.1' }];
+  readyNodes = ['cp'];
+  const { rt, log } = fakeRuntime(nodes);
+  const extraArgs = { controllerManager: { 'node-monitor-grace-period': '20s' }, etcd: { 'snapshot-count': '5000' } };
+  await bootstrapCluster(rt, nodes, { endpoint, podSubnet: '10.244.0.0/16', readyTimeoutMs: 5_000, extraArgs });
+  expect(log).toContain('cp: write /etc/kubernetes/kubeadm-init.yaml 644');
+  expect(log).toContain('cp: kubets init --config=/etc/kubernetes/kubeadm-init.yaml');
+  const [init, cluster] = initConfiguration(nodes[0]!, { endpoint, podSubnet: '10.244.0.0/16', extraArgs }).split('\n---\n').map((d) => JSON.parse(d));
+  expect(init).toEqual({ apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'InitConfiguration', localAPIEndpoint: { advertiseAddress: '127.0.0.1' }, nodeRegistration: { name: 'cp' } });
+  expect(cluster).toEqual({
+    apiVersion: 'kubeadm.k8s.io/v1beta4',
+    kind: 'ClusterConfiguration',
+    controlPlaneEndpoint: endpoint,
+    networking: { podSubnet: '10.244.0.0/16' },
+    controllerManager: { extraArgs: [{ name: 'node-monitor-grace-period', value: '20s' }] },
+    etcd: { local: { extraArgs: [{ name: 'snapshot-count', value: '5000' }] } },
+  });
 });

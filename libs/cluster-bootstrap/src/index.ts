@@ -61,6 +61,36 @@ export interface BootstrapOptions {
   onInit?: (adminKubeconfig: string) => void;
   /** Runs each step, e.g. to time it; default: just runs it. */
   phase?: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+  /**
+   * kubeadm's ClusterConfiguration extraArgs per component (flag name without
+   * dashes -> value), e.g. { controllerManager: { 'node-monitor-grace-period': '20s' } }:
+   * `kubets init` then runs from a kubeadm config file; joining control planes copy them.
+   */
+  extraArgs?: Partial<Record<'apiServer' | 'controllerManager' | 'scheduler' | 'etcd', Record<string, string>>>;
+}
+
+/** Where `kubets init --config` reads the bring-up's kubeadm configuration on the first control-plane node. */
+const INIT_CONFIG_IN_NODE = '/etc/kubernetes/kubeadm-init.yaml';
+
+/**
+ * `kubets init`'s kubeadm configuration (kubeadm.k8s.io/v1beta4; JSON is
+ * YAML) with the same settings as the bring-up's init flags, plus extraArgs.
+ */
+export function initConfiguration(cp: BootstrapNode, o: Pick<BootstrapOptions, 'endpoint' | 'podSubnet' | 'extraArgs'>): string {
+  const args = (m: Record<string, string> | undefined) => (m ? Object.entries(m).map(([name, value]) => ({ name, value })) : undefined);
+  const e = o.extraArgs ?? {};
+  const init = { apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'InitConfiguration', localAPIEndpoint: { advertiseAddress: cp.ip }, nodeRegistration: { name: cp.name } };
+  const cluster = {
+    apiVersion: 'kubeadm.k8s.io/v1beta4',
+    kind: 'ClusterConfiguration',
+    controlPlaneEndpoint: o.endpoint,
+    networking: { podSubnet: o.podSubnet },
+    ...(e.apiServer ? { apiServer: { extraArgs: args(e.apiServer) } } : {}),
+    ...(e.controllerManager ? { controllerManager: { extraArgs: args(e.controllerManager) } } : {}),
+    ...(e.scheduler ? { scheduler: { extraArgs: args(e.scheduler) } } : {}),
+    ...(e.etcd ? { etcd: { local: { extraArgs: args(e.etcd) } } } : {}),
+  };
+  return `${JSON.stringify(init, null, 2)}\n---\n${JSON.stringify(cluster, null, 2)}\n`;
 }
 
 export interface BootstrapResult {
@@ -168,9 +198,14 @@ export async function bootstrapCluster(rt: NodeRuntime, nodes: BootstrapNode[], 
     });
   }
 
-  await phase('kubets init', () =>
-    execOk(rt, cp.name, ['kubets', 'init', `--apiserver-advertise-address=${cp.ip}`, `--control-plane-endpoint=${o.endpoint}`, `--node-name=${cp.name}`, `--pod-network-cidr=${o.podSubnet}`]),
-  );
+  await phase('kubets init', async () => {
+    if (!o.extraArgs) {
+      return execOk(rt, cp.name, ['kubets', 'init', `--apiserver-advertise-address=${cp.ip}`, `--control-plane-endpoint=${o.endpoint}`, `--node-name=${cp.name}`, `--pod-network-cidr=${o.podSubnet}`]);
+    }
+    // extraArgs have no kubeadm flag: the same settings as a configuration file.
+    await rt.writeFiles(cp.name, [{ path: INIT_CONFIG_IN_NODE, content: initConfiguration(cp, o), mode: 0o644 }]);
+    return execOk(rt, cp.name, ['kubets', 'init', `--config=${INIT_CONFIG_IN_NODE}`]);
+  });
   const caPem = await execOk(rt, cp.name, ['cat', '/etc/kubernetes/pki/ca.crt']);
   const adminKubeconfig = await execOk(rt, cp.name, ['cat', '/etc/kubernetes/admin.kubeconfig']);
   o.onInit?.(adminKubeconfig);

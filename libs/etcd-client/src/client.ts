@@ -12,6 +12,8 @@ import {
   type LeaseKeepAliveResponse,
   type LeaseTimeToLiveResponse,
   type MemberAddRequest,
+  type MemberPromoteRequest,
+  type MemberPromoteResponse,
   type MemberAddResponse,
   type MemberListResponse,
   type PutResponse,
@@ -294,6 +296,12 @@ export class EtcdClient {
   memberAdd(peerURLs: string[], isLearner = false): Promise<MemberAddResponse> {
     const req: MemberAddRequest = { peerURLs, isLearner };
     return this.call((c) => c.cluster.memberAdd.bind(c.cluster) as Unary<MemberAddRequest, MemberAddResponse>, req, true);
+  }
+
+  /** etcdctl member promote: a learner becomes a voter (refused until it is in sync with the leader). */
+  memberPromote(id: bigint): Promise<MemberPromoteResponse> {
+    const req: MemberPromoteRequest = { ID: id };
+    return this.call((c) => c.cluster.memberPromote.bind(c.cluster) as Unary<MemberPromoteRequest, MemberPromoteResponse>, req, true);
   }
 
   // ---------------------------------------------------------------- watch

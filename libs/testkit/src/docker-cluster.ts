@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { StartedTestContainer } from 'testcontainers';
-import { bootstrapCluster, clusterNodes, createClusterNetwork, loadBalancerAddress, removeNodeCgroups, waitForPodRoutes, type NodeRuntime } from '@kubets/cluster-bootstrap';
+import { bootstrapCluster, clusterNodes, createClusterNetwork, loadBalancerAddress, removeNodeCgroups, waitForPodRoutes, type BootstrapOptions, type NodeRuntime } from '@kubets/cluster-bootstrap';
 import { run } from './containerd';
 import { runKubectl, type KubectlResult } from './control-plane';
 import { TEST_LOG_DIR } from './process';
@@ -58,6 +58,8 @@ export interface DockerClusterOptions {
    * `kubets init`), as an operator restores a cluster from a backup.
    */
   restoreSnapshot?: string;
+  /** kubeadm's ClusterConfiguration extraArgs per component (`kubets init` then runs from a config file); see libs/cluster-bootstrap. */
+  extraArgs?: BootstrapOptions['extraArgs'];
   /**
    * The Docker network's /24 (default a free 192.168.N.0/24). The addresses
    * follow from it: .2 the load balancer, .10 on the control-plane nodes,
@@ -278,6 +280,7 @@ export class DockerCluster {
       endpoint: this.endpoint,
       podSubnet: this.podSubnet,
       restoreSnapshot: o.restoreSnapshot,
+      extraArgs: o.extraArgs,
       readyTimeoutMs,
       phase: (name, fn) => this.phase(name, fn),
       onInit: (kubeconfig) => fs.writeFileSync(this.kubeconfig, kubeconfig, { mode: 0o600 }),
