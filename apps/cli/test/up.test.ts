@@ -33,8 +33,8 @@ const kubectl = (args: string[]) => run('kubectl', ['--kubeconfig', path.join(di
 
 /**
  * A base with 16 consecutive free loopback ports, below the ephemeral range
- * (where other tests' freePort() ports and outgoing connections come from)
- * and away from the defaults a running local cluster holds.
+ * (where outgoing connections take their ports) and below other tests'
+ * freePort() ports, away from the defaults a running local cluster holds.
  */
 async function freePortBase(): Promise<number> {
   let ephemeralLow = 32768;
@@ -43,8 +43,9 @@ async function freePortBase(): Promise<number> {
   } catch {
     /* not Linux */
   }
+  // 15000-19999: below the ephemeral range and below testkit's freePort() range (20000-29999).
   const low = 15_000;
-  const high = Math.max(low + 1000, ephemeralLow - 16);
+  const high = Math.min(20_000, ephemeralLow) - 16;
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = low + Math.floor(Math.random() * (high - low));
     const used = await Promise.all(Array.from({ length: 16 }, (_, i) => portInUse(base + i)));

@@ -124,17 +124,26 @@ export class ManagedProcess {
     const seen = this.lines.find((l) => pattern.test(l));
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.listeners.delete(listener);
-        reject(new Error(`${this.options.name}: no log line matching ${pattern} within ${timeoutMs} ms\n${this.tail()}`));
-      }, timeoutMs);
-      const listener = (line: string) => {
-        if (!pattern.test(line)) return;
+      let done = false;
+      const finish = (err: Error | undefined, line?: string) => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
         this.listeners.delete(listener);
-        resolve(line);
+        if (err) reject(err);
+        else resolve(line!);
+      };
+      const timer = setTimeout(() => finish(new Error(`${this.options.name}: no log line matching ${pattern} within ${timeoutMs} ms\n${this.tail()}`)), timeoutMs);
+      const listener = (line: string) => {
+        if (pattern.test(line)) finish(undefined, line);
       };
       this.listeners.add(listener);
+      // A process that exits without printing it never will: say so now, not at the deadline.
+      void this.exitPromise?.then((code) => {
+        const last = this.lines.find((l) => pattern.test(l));
+        if (last !== undefined) finish(undefined, last);
+        else finish(new Error(`${this.options.name}: exited (${code ?? this.exitSignalValue}) without a log line matching ${pattern}\n${this.tail()}`));
+      });
     });
   }
 
@@ -197,17 +206,39 @@ export function spawnProcess(options: SpawnOptions): ManagedProcess {
   return new ManagedProcess(options).start();
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released; prefer letting servers pick when they can). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports handed out come from below the kernel's ephemeral range: a port from
+ * inside it (what listen(0) gives) can be taken, between the check and the
+ * server's own bind, as the local port of any outgoing connection, and a
+ * client that keeps reconnecting to a stopped server on such a port can even
+ * connect to itself on it (TCP simultaneous open), so the server cannot come
+ * back there (EADDRINUSE). 20000-29999: clear of well-known ports, the
+ * kubelet's and the control plane's, and the NodePort range.
+ */
+const PORT_RANGE = { low: 20_000, high: 29_999 } as const;
+const handedOut = new Set<number>();
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A free TCP port on 127.0.0.1, below the ephemeral range (checked by binding it, then released; prefer letting servers pick when they can). */
+export async function freePort(): Promise<number> {
+  const span = PORT_RANGE.high - PORT_RANGE.low + 1;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_RANGE.low + Math.floor(Math.random() * span);
+    if (handedOut.has(port)) continue;
+    if (await bindable(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port in ${PORT_RANGE.low}-${PORT_RANGE.high} after 200 tries`);
 }
 
 /** Resolve once something accepts TCP connections on host:port. */
