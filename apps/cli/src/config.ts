@@ -681,11 +681,10 @@ export function configFromFlags(flags: InitFlags): string {
   if (Object.keys(networking).length > 0) cluster.networking = networking;
   if (flags.certSans && flags.certSans.length > 0) cluster.apiServer = { certSANs: flags.certSans };
   if (flags.etcdServers && flags.etcdServers.length > 0) cluster.etcd = { external: { endpoints: flags.etcdServers } };
-  const extra = flags.extraArgs ?? {};
-  const list = (a: ExtraArg[] | undefined) => (a && a.length > 0 ? a.map((x) => ({ name: x.name, value: x.value })) : undefined);
-  if (list(extra.apiServer)) cluster.apiServer = { ...(cluster.apiServer as object | undefined), extraArgs: list(extra.apiServer) };
-  if (list(extra.controllerManager)) cluster.controllerManager = { extraArgs: list(extra.controllerManager) };
-  if (list(extra.scheduler)) cluster.scheduler = { extraArgs: list(extra.scheduler) };
-  if (list(extra.etcd) && !cluster.etcd) cluster.etcd = { local: { extraArgs: list(extra.etcd) } };
+  const { apiServer, controllerManager, scheduler, etcd } = flags.extraArgs ?? {};
+  if (apiServer?.length) cluster.apiServer = { ...(cluster.apiServer as object | undefined), extraArgs: apiServer };
+  if (controllerManager?.length) cluster.controllerManager = { extraArgs: controllerManager };
+  if (scheduler?.length) cluster.scheduler = { extraArgs: scheduler };
+  if (etcd?.length && !cluster.etcd) cluster.etcd = { local: { extraArgs: etcd } };
   return `${YAML.stringify(init)}---\n${YAML.stringify(cluster)}`;
 }

@@ -71,8 +71,8 @@ export function withExtraArgs(command: string[], extra: ExtraArg[] | undefined):
 }
 
 /** The annotation that records a component's extraArgs (none when there are none). */
-function extraArgsAnnotation(extra: ExtraArg[] | undefined): Record<string, string> {
-  return extra && extra.length > 0 ? { [ANNOTATIONS.extraArgs]: JSON.stringify(extra) } : {};
+function extraArgsAnnotation(extra: ExtraArg[] | undefined): Record<string, string> | undefined {
+  return extra && extra.length > 0 ? { [ANNOTATIONS.extraArgs]: JSON.stringify(extra) } : undefined;
 }
 
 function staticPod(
@@ -220,7 +220,7 @@ export function controlPlaneManifests(c: ManifestConfig, o: ManifestOptions): Re
       withExtraArgs(['kubets-entrypoint', app, `--kubeconfig=${f(kubeconfig)}`, `--nats-url=${natsUrl}`, '--bind-address=127.0.0.1', `--secure-port=${port}`, ...extra], extraArgs),
       [k8s],
       { host: '127.0.0.1', port, path: '/healthz', scheme: 'HTTP' },
-      extraArgs && extraArgs.length > 0 ? extraArgsAnnotation(extraArgs) : undefined,
+      extraArgsAnnotation(extraArgs),
     );
   out['kube-controller-manager.yaml'] = client(
     'kube-controller-manager',

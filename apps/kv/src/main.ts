@@ -117,7 +117,7 @@ async function main(): Promise<void> {
 
   // Peer port: Raft traffic (a client stream per peer) and calls forwarded to the leader.
   const peerGrpc = new GrpcServer({ log: log.child({ actor: 'peer-server' }), registry: svc.registry, maxReceiveMessageLength: -1 });
-  const leaseForward = peerHandlers(ctx);
+  const forwarded = peerHandlers(ctx);
   peerGrpc.addService(RaftPeerService, {
     stream: (call: grpc.ServerReadableStream<RaftBatch, unknown>, callback: (err: null, v: object) => void) => {
       call.on('data', (batch: RaftBatch) => {
@@ -130,10 +130,10 @@ async function main(): Promise<void> {
       call.on('end', () => callback(null, {}));
       call.on('error', () => undefined);
     },
-    leaseRenew: leaseForward.leaseRenew,
-    leaseTimeToLive: leaseForward.leaseTimeToLive,
+    leaseRenew: forwarded.leaseRenew,
+    leaseTimeToLive: forwarded.leaseTimeToLive,
     members: async () => ({ header: server.header(), members: server.membership.toProto() }),
-    memberPromote: leaseForward.memberPromote,
+    memberPromote: forwarded.memberPromote,
   });
   for (const url of cfg.listenPeerUrls) await peerGrpc.listen(hostPortOf(url));
   svc.onShutdown('peer-server', () => peerGrpc.shutdown(2_000));
