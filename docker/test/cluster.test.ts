@@ -276,6 +276,12 @@ step(`a Deployment of ${WEB_REPLICAS} busybox-httpd pods lands on both workers a
   const r = await c().kubectl(['exec', a.metadata.name, '--', 'wget', '-qO-', `http://${b.status.podIP}:${WEB_PORT}/`], { timeoutMs: 30_000 });
   console.log(`pod ${a.metadata.name} (${a.spec.nodeName}) -> pod ${b.metadata.name} (${b.spec.nodeName}): exit ${r.code} ${r.stdout.trim()} ${r.stderr.trim()}`);
   expect(r.stdout.trim()).toBe(`hello from ${b.metadata.name}`);
+  // Without NAT (the Kubernetes network model): b saw the request come from
+  // a's own address, not from a's node (busybox httpd -v logs each client).
+  const from = new RegExp(`^\\[?(::ffff:)?${a.status.podIP!.replace(/\./g, '\\.')}\\]?:\\d+: `, 'm');
+  await eventually(`pod ${b.metadata.name} logged ${a.status.podIP} as the client`, 15_000, async () => {
+    expect(await kubectlOk(['logs', b.metadata.name])).toMatch(from);
+  });
 });
 
 step('kube-proxy from infra/kube-proxy.yaml runs on every node, and a ClusterIP Service answers from every node, spread across the pods on both workers', async () => {

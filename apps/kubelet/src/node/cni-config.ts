@@ -27,9 +27,9 @@ export function cniConfList(podCIDR: string, bridge: string, ipamDir: string): R
         type: 'bridge',
         bridge,
         isGateway: true,
-        // Masquerade only what leaves the cluster is kube-proxy's job; the
-        // bridge masquerades pod traffic to anything outside the pod CIDR so
-        // pods reach the node's networks.
+        // The bridge masquerades pod traffic to anything outside the pod CIDR
+        // so pods reach the node's networks; with --configure-pod-routes the
+        // kubelet exempts traffic to other nodes' pods (pod-routes.ts).
         ipMasq: true,
         hairpinMode: true,
         ipam: { type: 'host-local', ranges: [[{ subnet: podCIDR, gateway }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir },

@@ -5,6 +5,12 @@
 // do it themselves. Routes this kubelet added are remembered in a state file,
 // so a node that goes away loses its route, and routes of anybody else are
 // never touched.
+//
+// The CNI bridge masquerades what its pods send outside their own podCIDR, so
+// that pods reach the node's networks; traffic to other nodes' pods is exempt
+// (the Kubernetes network model: a pod reaches every pod, on any node, with
+// its own address, no NAT). The exemption is one nat chain, first in
+// POSTROUTING, rewritten whole with iptables-restore on every pass.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import type { Informer, Node } from '@kubets/client';
@@ -27,14 +33,39 @@ export function desiredRoutes(nodes: readonly Node[], self: string): RouteTable 
   return out;
 }
 
-function ip(bin: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) =>
-    execFile(bin, args, { timeout: 10_000 }, (err, _out, stderr) => (err ? reject(new Error(`${bin} ${args.join(' ')}: ${String(stderr).trim() || err.message}`)) : resolve())),
-  );
+/** This node's spec.podCIDR, if it has one. */
+export function ownPodCIDR(nodes: readonly Node[], self: string): string | undefined {
+  const cidr = (nodes.find((n) => n.metadata.name === self)?.spec as AnyObj | undefined)?.podCIDR as string | undefined;
+  return cidr && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr) ? cidr : undefined;
+}
+
+/** The nat chain that keeps pod-to-pod traffic between nodes un-NATed. */
+export const NO_MASQ_CHAIN = 'KUBETS-POD-NOMASQ';
+const NO_MASQ_COMMENT = 'kubets: pods reach pods on other nodes with their own address';
+
+/**
+ * `iptables-restore --noflush` input: declares the chain (created, or emptied
+ * if it exists) and fills it in one commit, so it is never half written.
+ */
+export function noMasqueradeRules(own: string | undefined, others: Iterable<string>): string {
+  const lines = ['*nat', `:${NO_MASQ_CHAIN} - [0:0]`];
+  if (own) for (const cidr of others) lines.push(`-A ${NO_MASQ_CHAIN} -s ${own} -d ${cidr} -j ACCEPT`);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+/** Runs bin with args (and input on its stdin); rejects with its stderr. */
+function run(bin: string, args: string[], input = ''): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(bin, args, { timeout: 10_000 }, (err, _out, stderr) => (err ? reject(new Error(`${bin} ${args.join(' ')}: ${String(stderr).trim() || err.message}`)) : resolve()));
+    // A program that exits without reading its input must not fail the write (EPIPE): its exit status tells.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input);
+  });
 }
 
 /**
- * Keeps the routes in line with the Node objects: on every Node change (one
+ * Keeps the routes (and the masquerade exemption) in line with the Node objects: on every Node change (one
  * pass at a time, coalesced) and every `resyncMs` (routes someone flushed come
  * back).
  */
@@ -51,6 +82,7 @@ export class PodRoutes {
     private readonly log: Logger,
     private readonly resyncMs = 30_000,
     private readonly ipBin = 'ip',
+    private readonly iptablesBin = 'iptables',
   ) {}
 
   /** Call once the Node informer has synced: before, an empty list would remove every route. */
@@ -102,7 +134,7 @@ export class PodRoutes {
     let failed: Error | undefined;
     for (const [cidr, via] of want) {
       try {
-        await ip(this.ipBin, ['route', 'replace', cidr, 'via', via]);
+        await run(this.ipBin, ['route', 'replace', cidr, 'via', via]);
         done.set(cidr, via);
         if (had.get(cidr) !== via) this.log.info({ cidr, via }, 'route to a node\'s pods added');
       } catch (e) {
@@ -112,11 +144,25 @@ export class PodRoutes {
     }
     for (const [cidr, via] of had) {
       if (want.has(cidr)) continue;
-      await ip(this.ipBin, ['route', 'del', cidr, 'via', via]).catch(() => undefined); // already gone is fine
+      await run(this.ipBin, ['route', 'del', cidr, 'via', via]).catch(() => undefined); // already gone is fine
       this.log.info({ cidr, via }, 'route to a node that is gone removed');
     }
     fs.writeFileSync(`${this.stateFile}.tmp`, JSON.stringify(Object.fromEntries(done)));
     fs.renameSync(`${this.stateFile}.tmp`, this.stateFile);
+    await this.exemptFromMasquerade(ownPodCIDR(this.nodes.list(), this.self), want.keys());
     if (failed) throw failed;
+  }
+
+  private async exemptFromMasquerade(own: string | undefined, others: Iterable<string>): Promise<void> {
+    // -w: the CNI plugins change the same tables while pods start; wait for the lock.
+    await run(`${this.iptablesBin}-restore`, ['-w', '--noflush'], noMasqueradeRules(own, others));
+    const rule = ['-m', 'comment', '--comment', NO_MASQ_COMMENT, '-j', NO_MASQ_CHAIN];
+    const present = await run(this.iptablesBin, ['-w', '-t', 'nat', '-C', 'POSTROUTING', ...rule]).then(
+      () => true,
+      () => false,
+    );
+    if (present) return;
+    await run(this.iptablesBin, ['-w', '-t', 'nat', '-I', 'POSTROUTING', '1', ...rule]);
+    this.log.info({ chain: NO_MASQ_CHAIN }, 'traffic from this node\'s pods to other nodes\' pods is no longer masqueraded');
   }
 }
