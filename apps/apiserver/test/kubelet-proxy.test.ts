@@ -1,4 +1,4 @@
-// pods/log and pods/exec through the API server to a kubelet server: a real
+// pods/log, pods/exec and pods/attach through the API server to a kubelet server: a real
 // kubets-apiserver (ControlPlane, PKI from `kubets init`, started with
 // kubeadm's apiserver-kubelet-client certificate), a real containerd
 // (testkit Containerd) and the kubelet's HTTPS server in process, registered as
@@ -14,7 +14,7 @@ import pino from 'pino';
 // The kubelet app exports no package entry: its server is used from source.
 import { KubeletServer, type ResolvedContainer } from '../../kubelet/src/server';
 
-describe('pods/log and pods/exec through the API server to the kubelet', () => {
+describe('pods/log, pods/exec and pods/attach through the API server to the kubelet', () => {
   let cp: ControlPlane;
   let containerd: Containerd;
   let cri: CriClient;
@@ -142,6 +142,32 @@ describe('pods/log and pods/exec through the API server to the kubelet', () => {
     expect(ok).toMatchObject({ code: 0, stdout: 'web-0\n' });
     const stdin = await cp.kubectl(['exec', '-i', 'web-0', '--', 'head', '-n1'], { input: 'from-stdin\nmore\n', timeoutMs: 60_000 });
     expect(stdin).toMatchObject({ code: 0, stdout: 'from-stdin\n' });
+  });
+
+  it("kubectl attach -i joins a running container's own stdin and stdout", async () => {
+    // A container started with its stdin open (spec.containers[].stdin): a shell reading commands from it.
+    const { containerId } = await cri.createContainer({
+      podSandboxId: sandboxId,
+      sandboxConfig,
+      config: { metadata: { name: 'shell', attempt: 0 }, image: { image: testImageRef('busybox-httpd') }, command: ['sh'], stdin: true, stdinOnce: true, logPath: 'shell/0.log' },
+    });
+    await cri.startContainer({ containerId });
+    containers.set('default/shell-0/shell', { containerId, logPath: path.join(logDirectory, 'shell/0.log') });
+    await api('POST', '/api/v1/namespaces/default/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'shell-0' },
+      spec: { nodeName: 'kp-node', containers: [{ name: 'shell', image: 'kubets/busybox-httpd:1.0', command: ['sh'], stdin: true, stdinOnce: true }] },
+    });
+    await api('PATCH', '/api/v1/namespaces/default/pods/shell-0/status', {
+      status: { phase: 'Running', hostIP: '127.0.0.1', containerStatuses: [{ name: 'shell', ready: true, restartCount: 0, image: 'kubets/busybox-httpd:1.0', imageID: '', containerID: `containerd://${containerId}`, started: true, state: { running: { startedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } } }] },
+    }, 'application/merge-patch+json');
+    const r = await cp.kubectl(['attach', '-i', 'shell-0', '-c', 'shell'], { input: 'echo attached-$((6*7)); exit 0\n', timeoutMs: 60_000 });
+    expect(r).toMatchObject({ code: 0, stdout: 'attached-42\n' });
+    // Nothing to attach to: a Status from the API server, not a hang.
+    const missing = await cp.kubectl(['attach', '-i', 'shell-0', '-c', 'nope'], { input: '', timeoutMs: 60_000 });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/container nope is not valid for pod shell-0|not found|not valid/);
   });
 
   it('kubectl 1.29 (SPDY/3.1, no WebSocket executor) execs too, with the exit code', async () => {

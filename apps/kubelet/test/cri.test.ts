@@ -174,6 +174,18 @@ describe('kubets-kubelet on containerd (CRI)', () => {
     expect(ex.stdout).toBe('hi\n');
     expect(ex.code).toBe(3);
     await kubectl(['delete', 'pod', 'talker', '--grace-period=1']);
+
+    // kubectl run -i: a container started with its stdin open (spec stdin,
+    // stdinOnce), attached to once it runs (pods/attach -> kubelet -> CRI Attach).
+    const run = await env.kubectl(
+      ['run', 'asker', '-i', '--restart=Never', `--image=${HTTPD}`, '--image-pull-policy=IfNotPresent', `--overrides={"spec":{"nodeName":"${NODE}"}}`, '--command', '--', 'sh', '-c', 'read line; echo "got $line"'],
+      { input: 'hello\n', timeoutMs: 60_000 },
+    );
+    expect(run.stdout).toContain('got hello');
+    expect(run.code).toBe(0);
+    const asker = JSON.parse(await kubectl(['get', 'pod', 'asker', '-o', 'json']));
+    expect(asker.spec.containers[0]).toMatchObject({ stdin: true, stdinOnce: true });
+    await kubectl(['delete', 'pod', 'asker', '--grace-period=1']);
   });
 
   it('a killed container process is restarted and restartCount increments', async () => {

@@ -214,6 +214,30 @@ describe('KubeletServer (real containerd)', () => {
     expect(withStdin).toMatchObject({ stdout: 'from-stdin\n', exitCode: 0 });
   });
 
+  it("attaches to a container's own stdin, stdout and stderr through CRI streaming (kubectl attach, kubectl run -i)", async () => {
+    // A shell reading its commands from the stdin it was started with.
+    const { containerId } = await cri.createContainer({
+      podSandboxId: sandboxId,
+      sandboxConfig,
+      config: { metadata: { name: 'shell', attempt: 0 }, image: { image: testImageRef('busybox-httpd') }, command: ['sh'], stdin: true, stdinOnce: true, logPath: 'shell/0.log' },
+    });
+    await cri.startContainer({ containerId });
+    containers.set('default/logs-0/shell', { containerId, logPath: path.join(logDirectory, 'shell/0.log') });
+    const tls = { ca: ca.certPem, cert: apiserverClient.certPem, key: apiserverClient.keyPem };
+    const none = await execOverWebSocket({ url: `https://127.0.0.1:${port}/attach/default/logs-0/shell`, ...tls }).catch((e: unknown) => e as { statusCode?: number; body?: string });
+    expect(none).toMatchObject({ statusCode: 400 });
+    expect(String((none as { body?: string }).body)).toContain('you must specify at least 1 of stdin, stdout, stderr');
+    const r = await execOverWebSocket({
+      url: `https://127.0.0.1:${port}/attach/default/logs-0/shell?stdin=true&stdout=true&stderr=true`,
+      ...tls,
+      stdin: 'echo attached-$((6*7)); echo to-stderr >&2; exit 0\n',
+      timeoutMs: 30_000,
+    });
+    expect(r.protocol).toBe('v5.channel.k8s.io');
+    expect(r.stdout).toBe('attached-42\n');
+    expect(r.stderr).toBe('to-stderr\n');
+  });
+
   it('refuses exec without an upgrade, and unknown containers', async () => {
     const plain = await get(port, '/exec/default/logs-0/app?command=true&stdout=true', ca.certPem, admin());
     expect(plain.status).toBe(400);

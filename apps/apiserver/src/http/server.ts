@@ -26,7 +26,7 @@ export interface HttpApiOptions {
   registry: Registry;
   health: (probe: 'livez' | 'readyz', verbose: boolean) => Promise<{ ok: boolean; body: string }>;
   tls: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer };
-  /** Serves pods/log and pods/exec through the pod's kubelet; unset: 503. */
+  /** Serves pods/log, pods/exec and pods/attach through the pod's kubelet; unset: 503. */
   kubelet?: KubeletProxy;
 }
 

@@ -35,6 +35,7 @@ describe('registry', () => {
       categories: ['all'],
       verbs: ALL.join(' '),
       subresources: [
+        'attach:/v1/PodAttachOptions:create,get',
         'binding:/v1/Binding:create',
         'exec:/v1/PodExecOptions:create,get',
         'log:/v1/Pod:get',

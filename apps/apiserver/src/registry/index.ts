@@ -7,7 +7,7 @@ import { endpointslices, leases } from './resources/others';
 import { pods } from './resources/pods';
 import { services } from './resources/services';
 import { SCALE } from './schemas/apps';
-import { BINDING, EVICTION, POD_EXEC_OPTIONS, POD_PORT_FORWARD_OPTIONS, POD_TEMPLATE } from './schemas/core';
+import { BINDING, EVICTION, POD_ATTACH_OPTIONS, POD_EXEC_OPTIONS, POD_PORT_FORWARD_OPTIONS, POD_TEMPLATE } from './schemas/core';
 import type { ResourceDef } from './types';
 
 export type { FieldCause, KObject, ResourceDef, SubresourceDef, TableColumn } from './types';
@@ -63,6 +63,7 @@ export function groupVersions(): { group: string; version: string }[] {
  */
 export const EXTRA_KINDS: { group: string; version: string; kind: string; schema: ObjectSchema }[] = [
   { group: '', version: 'v1', kind: 'Binding', schema: BINDING },
+  { group: '', version: 'v1', kind: 'PodAttachOptions', schema: POD_ATTACH_OPTIONS },
   { group: '', version: 'v1', kind: 'PodExecOptions', schema: POD_EXEC_OPTIONS },
   { group: '', version: 'v1', kind: 'PodPortForwardOptions', schema: POD_PORT_FORWARD_OPTIONS },
   { group: '', version: 'v1', kind: 'PodTemplate', schema: POD_TEMPLATE },

@@ -1,5 +1,5 @@
-// exec through CRI: Exec returns a URL on the runtime's streaming server
-// (containerd's, e.g. http://127.0.0.1:PORT/exec/TOKEN); the kubelet forwards
+// exec and attach through CRI: Exec / Attach return a URL on the runtime's
+// streaming server (containerd's, e.g. http://127.0.0.1:PORT/exec/TOKEN); the kubelet forwards
 // the client's upgrade request (WebSocket or SPDY/3.1) to it and then copies
 // bytes both ways.
 //
@@ -31,16 +31,24 @@ function flag(q: URLSearchParams, name: string): boolean {
   return v === 'true' || v === '1';
 }
 
-/** The query of /exec (PodExecOptions' names: command repeated, stdin, stdout, stderr, tty). */
-export function parseExecParams(q: URLSearchParams): ExecParams {
-  const p: ExecParams = { command: q.getAll('command'), stdin: flag(q, 'stdin'), stdout: flag(q, 'stdout'), stderr: flag(q, 'stderr'), tty: flag(q, 'tty') };
+export type AttachParams = Omit<ExecParams, 'command'>;
+
+/** The streams of /attach (PodAttachOptions: stdin, stdout, stderr, tty). */
+export function parseAttachParams(q: URLSearchParams): AttachParams {
+  const p: AttachParams = { stdin: flag(q, 'stdin'), stdout: flag(q, 'stdout'), stderr: flag(q, 'stderr'), tty: flag(q, 'tty') };
   // Old clients spell it `input`/`output`.
   if (!q.has('stdin') && q.has('input')) p.stdin = flag(q, 'input');
   if (!q.has('stdout') && q.has('output')) p.stdout = flag(q, 'output');
-  if (p.command.length === 0) throw new KubeletHttpError(400, 'you must specify at least 1 command');
   if (!p.stdin && !p.stdout && !p.stderr) throw new KubeletHttpError(400, 'you must specify at least 1 of stdin, stdout, stderr');
   if (p.tty && p.stderr) p.stderr = false; // a terminal merges stderr into stdout, as the kubelet does
   return p;
+}
+
+/** The query of /exec (PodExecOptions' names: command repeated, stdin, stdout, stderr, tty). */
+export function parseExecParams(q: URLSearchParams): ExecParams {
+  const command = q.getAll('command');
+  if (command.length === 0) throw new KubeletHttpError(400, 'you must specify at least 1 command');
+  return { command, ...parseAttachParams(q) };
 }
 
 export function isUpgrade(req: IncomingMessage): boolean {

@@ -1,5 +1,5 @@
-// The kubelet's HTTPS server (port 10250): /containerLogs and /exec for the
-// API server's pods/log and pods/exec, authenticated by x509 client
+// The kubelet's HTTPS server (port 10250): /containerLogs, /exec and /attach
+// for the API server's pods/log, pods/exec and pods/attach, authenticated by x509 client
 // certificates signed by the cluster CA (the API server presents kubeadm's
 // apiserver-kubelet-client certificate).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { ContainerState, type CriClient } from '@kubets/cri-client';
 import pino, { type Logger } from 'pino';
-import { isUpgrade, parseExecParams, proxyToStreamingServer } from './exec';
+import { isUpgrade, parseAttachParams, parseExecParams, proxyToStreamingServer } from './exec';
 import { parseLogOptions, streamLogs, type LogSink } from './logs';
 import { KubeletHttpError } from './status';
 
@@ -176,7 +176,7 @@ export class KubeletServer {
       const user = this.authenticate(req);
       if (!user) throw new KubeletHttpError(401, 'Unauthorized');
       const kind = parts[0];
-      if (kind !== 'containerLogs' && kind !== 'exec') throw new KubeletHttpError(404, `the server could not find the requested resource (${url.pathname})`);
+      if (kind !== 'containerLogs' && kind !== 'exec' && kind !== 'attach') throw new KubeletHttpError(404, `the server could not find the requested resource (${url.pathname})`);
       const attrs: KubeletRequestAttributes = {
         verb: req.method === 'GET' || req.method === 'HEAD' ? 'get' : 'create',
         resource: 'nodes',
@@ -192,10 +192,10 @@ export class KubeletServer {
         await this.containerLogs(parts[1]!, parts[2]!, parts[3]!, url.searchParams, res);
         return;
       }
-      // /exec/{namespace}/{pod}/{container} or /exec/{namespace}/{pod}/{uid}/{container}
+      // /{exec,attach}/{namespace}/{pod}/{container} or /{exec,attach}/{namespace}/{pod}/{uid}/{container}
       if (parts.length !== 4 && parts.length !== 5) throw new KubeletHttpError(404, `the server could not find the requested resource (${url.pathname})`);
-      if (req.method !== 'GET' && req.method !== 'POST') throw new KubeletHttpError(405, `method ${req.method} not allowed on /exec`);
-      await this.exec(parts[1]!, parts[2]!, parts[parts.length - 1]!, url.searchParams, req, res, upgrade);
+      if (req.method !== 'GET' && req.method !== 'POST') throw new KubeletHttpError(405, `method ${req.method} not allowed on /${kind}`);
+      await this.stream(kind, parts[1]!, parts[2]!, parts[parts.length - 1]!, url.searchParams, req, res, upgrade);
     } catch (err) {
       if (err instanceof KubeletHttpError) this.sendStatus(res, err);
       else {
@@ -265,15 +265,17 @@ export class KubeletServer {
     await streamLogs({ ...opts, path, sink, isRunning, pollMs: this.o.followPollMs, onOpen });
   }
 
-  private async exec(namespace: string, pod: string, container: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): Promise<void> {
-    const params = parseExecParams(q);
+  /** exec (a new process) or attach (the container's own stdio): the runtime's streaming server, joined to the client. */
+  private async stream(kind: 'exec' | 'attach', namespace: string, pod: string, container: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): Promise<void> {
+    const params = kind === 'exec' ? parseExecParams(q) : { command: [], ...parseAttachParams(q) };
     if (!upgrade || !isUpgrade(req)) throw new KubeletHttpError(400, 'Upgrade request required');
     const c = await this.container(namespace, pod, container);
+    const streams = { containerId: c.containerId, tty: params.tty, stdin: params.stdin, stdout: params.stdout, stderr: params.stderr };
     let url: string;
     try {
-      ({ url } = await this.o.cri.exec({ containerId: c.containerId, cmd: params.command, tty: params.tty, stdin: params.stdin, stdout: params.stdout, stderr: params.stderr }, { timeoutMs: 30_000 }));
+      ({ url } = kind === 'exec' ? await this.o.cri.exec({ ...streams, cmd: params.command }, { timeoutMs: 30_000 }) : await this.o.cri.attach(streams, { timeoutMs: 30_000 }));
     } catch (err) {
-      throw new KubeletHttpError(500, `exec in container "${container}" failed: ${(err as { details?: string }).details ?? (err as Error).message}`);
+      throw new KubeletHttpError(500, `${kind === 'exec' ? 'exec in' : 'attach to'} container "${container}" failed: ${(err as { details?: string }).details ?? (err as Error).message}`);
     }
     res.detachSocket(upgrade.socket as Socket);
     res.removeAllListeners('finish');

@@ -154,6 +154,7 @@ export const pods = define({
   schema: POD,
   hasStatus: true,
   subresources: [
+    { name: 'attach', group: '', version: 'v1', kind: 'PodAttachOptions', verbs: ['create', 'get'] },
     { name: 'binding', group: '', version: 'v1', kind: 'Binding', verbs: ['create'] },
     { name: 'exec', group: '', version: 'v1', kind: 'PodExecOptions', verbs: ['create', 'get'] },
     { name: 'log', group: '', version: 'v1', kind: 'Pod', verbs: ['get'] },

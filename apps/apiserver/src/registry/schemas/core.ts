@@ -608,6 +608,14 @@ export const POD_EXEC_OPTIONS = topLevel('PodExecOptions is the query options to
   command: list(str()),
 });
 
+export const POD_ATTACH_OPTIONS = topLevel("PodAttachOptions is the query options to a Pod's remote attach call.", {
+  stdin: bool(),
+  stdout: bool(),
+  stderr: bool(),
+  tty: bool(),
+  container: str(),
+});
+
 export const POD_PORT_FORWARD_OPTIONS = topLevel('PodPortForwardOptions is the query options to a Pod\'s port forward call', { ports: list(int()) });
 
 export const EVICTION = topLevel('Eviction evicts a pod from its node subject to certain policies and safety constraints.', {
