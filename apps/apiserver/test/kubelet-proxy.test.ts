@@ -6,10 +6,11 @@
 // Needs root and the packages infra/setup installs.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { CriClient, NamespaceMode, type DeepPartial, type PodSandboxConfig } from '@kubets/cri-client';
 import { createCertificate } from '@kubets/pki';
-import { ControlPlane, Containerd, freePort, testImageRef, waitFor } from '@kubets/testkit';
+import { ControlPlane, Containerd, freePort, ManagedProcess, testImageRef, waitFor } from '@kubets/testkit';
 import pino from 'pino';
 // The kubelet app exports no package entry: its server is used from source.
 import { KubeletServer, type ResolvedContainer } from '../../kubelet/src/server';
@@ -65,6 +66,8 @@ describe('pods/log, pods/exec and pods/attach through the API server to the kube
     fs.mkdirSync(logDirectory, { recursive: true });
     sandboxConfig = {
       metadata: { name: 'web-0', namespace: 'default', uid, attempt: 0 },
+      // The kubelet finds a pod's sandbox by these (port forwarding), as for the sandboxes it makes.
+      labels: { 'io.kubernetes.pod.name': 'web-0', 'io.kubernetes.pod.namespace': 'default', 'io.kubernetes.pod.uid': uid },
       hostname: 'web-0',
       logDirectory,
       linux: { cgroupParent: containerd.cgroupParent, securityContext: { namespaceOptions: { network: NamespaceMode.POD, pid: NamespaceMode.CONTAINER, ipc: NamespaceMode.POD } } },
@@ -168,6 +171,37 @@ describe('pods/log, pods/exec and pods/attach through the API server to the kube
     const missing = await cp.kubectl(['attach', '-i', 'shell-0', '-c', 'nope'], { input: '', timeoutMs: 60_000 });
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/container nope is not valid for pod shell-0|not found|not valid/);
+  });
+
+  it('kubectl port-forward reaches a port inside the pod (kubectl 1.32, falling back from WebSocket to SPDY, and 1.29)', async () => {
+    // An HTTP server in web-0's network namespace (the image's own command: "hello from <hostname>" on 8080).
+    const { containerId } = await cri.createContainer({
+      podSandboxId: sandboxId,
+      sandboxConfig,
+      config: { metadata: { name: 'httpd', attempt: 0 }, image: { image: testImageRef('busybox-httpd') }, logPath: 'httpd/0.log' },
+    });
+    await cri.startContainer({ containerId });
+    const get = (port: number) =>
+      new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/', timeout: 10_000 }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve(`${res.statusCode} ${body}`));
+        }).on('error', reject);
+      });
+    for (const [name, binary] of [['kubectl', 'kubectl'], ['kubectl-1.29', '/usr/lib/google-cloud-sdk/bin/kubectl.1.29']] as const) {
+      const pf = new ManagedProcess({ name: `port-forward-${name}`, command: binary, args: ['--kubeconfig', cp.kubeconfig, 'port-forward', 'pod/web-0', ':8080'], env: { ...process.env, HOME: cp.home } }).start();
+      try {
+        const line = await pf.waitForLog(/Forwarding from 127\.0\.0\.1:\d+ -> 8080/, 30_000);
+        const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)![1]);
+        // Twice: each connection is its own pair of streams.
+        await waitFor(async () => (await get(port).catch(() => '')) === '200 hello from web-0\n', { timeoutMs: 20_000, description: `${name} port-forward answers` });
+        expect(await get(port)).toBe('200 hello from web-0\n');
+      } finally {
+        await pf.kill();
+      }
+    }
   });
 
   it('kubectl 1.29 (SPDY/3.1, no WebSocket executor) execs too, with the exit code', async () => {

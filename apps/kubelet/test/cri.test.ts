@@ -158,7 +158,7 @@ describe('kubets-kubelet on containerd (CRI)', () => {
     }
   });
 
-  it('kubectl logs (--tail, -f) and kubectl exec (exit code) through the API server to this kubelet', async () => {
+  it('kubectl logs (--tail, -f), exec (exit code), run -i (attach) and port-forward through the API server to this kubelet', async () => {
     await kubectl(['apply', '-f', '-'], JSON.stringify(pod('talker', { containers: [{ name: 'talk', image: HTTPD, command: ['sh', '-c', 'i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.2; done'] }] })));
     await waitPod('talker', 'Running', running);
     const node = JSON.parse(await kubectl(['get', 'node', NODE, '-o', 'json']));
@@ -186,6 +186,18 @@ describe('kubets-kubelet on containerd (CRI)', () => {
     const asker = JSON.parse(await kubectl(['get', 'pod', 'asker', '-o', 'json']));
     expect(asker.spec.containers[0]).toMatchObject({ stdin: true, stdinOnce: true });
     await kubectl(['delete', 'pod', 'asker', '--grace-period=1']);
+
+    // kubectl port-forward into a pod's network (pods/portforward -> kubelet -> CRI PortForward on its sandbox).
+    await kubectl(['apply', '-f', '-'], JSON.stringify(pod('forwarded', { containers: [{ name: 'httpd', image: HTTPD }] })));
+    await waitPod('forwarded', 'Running', running);
+    const pf = spawnProcess({ name: 'port-forward', command: 'kubectl', args: ['--kubeconfig', env.kubeconfig, 'port-forward', 'pod/forwarded', ':8080'], env: { ...process.env, HOME: env.home } });
+    try {
+      const port = Number(/127\.0\.0\.1:(\d+)/.exec(await pf.waitForLog(/Forwarding from 127\.0\.0\.1:\d+ -> 8080/, 30_000))![1]);
+      expect(await httpReady('127.0.0.1', port)).toEqual({ status: 200, body: 'hello from forwarded\n' });
+    } finally {
+      await pf.kill();
+    }
+    await kubectl(['delete', 'pod', 'forwarded', '--grace-period=1']);
   });
 
   it('a killed container process is restarted and restartCount increments', async () => {

@@ -47,14 +47,19 @@ export class KubeletProxy {
     private readonly log: Logger,
   ) {}
 
-  /** The kubelet that runs the pod's container (validations as kube-apiserver's pod strategy). */
-  async locate(namespace: string, name: string, containerParam: string | null): Promise<Location> {
+  /**
+   * The kubelet that runs the pod's container (validations as kube-apiserver's
+   * pod strategy); `containerParam` false: the pod itself (port forwarding).
+   */
+  async locate(namespace: string, name: string, containerParam: string | null | false): Promise<Location> {
     const pods = this.lookup('', 'v1', 'pods')!;
     const pod = await this.handler.get({ def: pods, namespace, name });
     const spec = (pod.spec ?? {}) as Spec;
     const names = (l?: Array<{ name?: string }>) => (l ?? []).map((c) => c.name ?? '');
-    let container = containerParam ?? '';
-    if (!container) {
+    let container = containerParam || '';
+    if (containerParam === false) {
+      // no container involved
+    } else if (!container) {
       const defaulted = (pod.metadata?.annotations as Record<string, string> | undefined)?.['kubectl.kubernetes.io/default-container'];
       const main = names(spec.containers);
       if (defaulted && main.includes(defaulted)) container = defaulted;
@@ -64,7 +69,7 @@ export class KubeletProxy {
         throw am.badRequest(`a container name must be specified for pod ${name}, choose one of: [${main.join(' ')}]${init.length ? ` or one of the init containers: [${init.join(' ')}]` : ''}`);
       }
     }
-    if (![...names(spec.containers), ...names(spec.initContainers), ...names(spec.ephemeralContainers)].includes(container)) {
+    if (containerParam !== false && ![...names(spec.containers), ...names(spec.initContainers), ...names(spec.ephemeralContainers)].includes(container)) {
       throw am.badRequest(`container ${container} is not valid for pod ${name}`);
     }
     if (!spec.nodeName) throw am.badRequest(`pod ${name} does not have a host assigned`);
@@ -146,13 +151,15 @@ export class KubeletProxy {
   }
 
   /**
-   * pods/exec or pods/attach with an upgrade: forward the request head to the
+   * pods/exec, pods/attach or pods/portforward with an upgrade: forward the request head to the
    * kubelet and, from its answer on, join the two connections. Rejects (with a
    * Status) only before anything was written to `client`.
    */
-  async upgrade(kind: 'exec' | 'attach', namespace: string, name: string, q: URLSearchParams, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
-    const loc = await this.locate(namespace, name, q.get('container'));
-    const path = `/${kind}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(loc.container)}${KubeletProxy.query(q, EXEC_PARAMS)}`;
+  async upgrade(kind: 'exec' | 'attach' | 'portforward', namespace: string, name: string, q: URLSearchParams, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+    const loc = await this.locate(namespace, name, kind === 'portforward' ? false : q.get('container'));
+    const pod = `${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
+    // Port forwarding is into the pod's network, not a container: the ports travel in the streams' headers.
+    const path = kind === 'portforward' ? `/portForward/${pod}${KubeletProxy.query(q, ['ports'])}` : `/${kind}/${pod}/${encodeURIComponent(loc.container)}${KubeletProxy.query(q, EXEC_PARAMS)}`;
     const target = `https://${loc.host}:${loc.port}${path.split('?')[0]}`;
     const upstream = tls.connect({ ...this.tlsOptions(loc.host), port: loc.port });
     try {

@@ -26,11 +26,11 @@ export interface HttpApiOptions {
   registry: Registry;
   health: (probe: 'livez' | 'readyz', verbose: boolean) => Promise<{ ok: boolean; body: string }>;
   tls: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer };
-  /** Serves pods/log, pods/exec and pods/attach through the pod's kubelet; unset: 503. */
+  /** Serves pods/log, pods/exec, pods/attach and pods/portforward through the pod's kubelet; unset: 503. */
   kubelet?: KubeletProxy;
 }
 
-/** An upgrade request's raw connection (WebSocket or SPDY: pods/exec, pods/attach). */
+/** An upgrade request's raw connection (WebSocket or SPDY: pods/exec, pods/attach, pods/portforward). */
 interface Upgrade {
   socket: Duplex;
   head: Buffer;
@@ -269,7 +269,7 @@ export class HttpApi {
     const method = req.method ?? 'GET';
     const verb = this.verbOf(method, name, q);
     label({ verb, group, resource, subresource: subresource ?? '' });
-    if (this.o.kubelet && def.resource === 'pods' && name && namespace && (subresource === 'log' || subresource === 'exec' || subresource === 'attach')) {
+    if (this.o.kubelet && def.resource === 'pods' && name && namespace && (subresource === 'log' || subresource === 'exec' || subresource === 'attach' || subresource === 'portforward')) {
       if (subresource === 'log') {
         if (method !== 'GET') throw new HttpError(am.methodNotAllowed('the server does not allow this method on the requested resource'));
         await this.o.kubelet.logs(namespace, name, q, res);

@@ -1,5 +1,6 @@
-// The kubelet's HTTPS server (port 10250): /containerLogs, /exec and /attach
-// for the API server's pods/log, pods/exec and pods/attach, authenticated by x509 client
+// The kubelet's HTTPS server (port 10250): /containerLogs, /exec, /attach and
+// /portForward for the API server's pods/log, pods/exec, pods/attach and
+// pods/portforward, authenticated by x509 client
 // certificates signed by the cluster CA (the API server presents kubeadm's
 // apiserver-kubelet-client certificate).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -7,8 +8,9 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { ContainerState, type CriClient } from '@kubets/cri-client';
+import { ContainerState, PodSandboxState, type CriClient } from '@kubets/cri-client';
 import pino, { type Logger } from 'pino';
+import { POD_NAME as POD_NAME_LABEL, POD_NAMESPACE as POD_NAMESPACE_LABEL } from '../cri/labels';
 import { isUpgrade, parseAttachParams, parseExecParams, proxyToStreamingServer } from './exec';
 import { parseLogOptions, streamLogs, type LogSink } from './logs';
 import { KubeletHttpError } from './status';
@@ -176,7 +178,7 @@ export class KubeletServer {
       const user = this.authenticate(req);
       if (!user) throw new KubeletHttpError(401, 'Unauthorized');
       const kind = parts[0];
-      if (kind !== 'containerLogs' && kind !== 'exec' && kind !== 'attach') throw new KubeletHttpError(404, `the server could not find the requested resource (${url.pathname})`);
+      if (kind !== 'containerLogs' && kind !== 'exec' && kind !== 'attach' && kind !== 'portForward') throw new KubeletHttpError(404, `the server could not find the requested resource (${url.pathname})`);
       const attrs: KubeletRequestAttributes = {
         verb: req.method === 'GET' || req.method === 'HEAD' ? 'get' : 'create',
         resource: 'nodes',
@@ -190,6 +192,13 @@ export class KubeletServer {
         if (parts.length !== 4) throw new KubeletHttpError(404, `the server could not find the requested resource (${url.pathname})`);
         if (req.method !== 'GET') throw new KubeletHttpError(405, `method ${req.method} not allowed on /containerLogs`);
         await this.containerLogs(parts[1]!, parts[2]!, parts[3]!, url.searchParams, res);
+        return;
+      }
+      if (kind === 'portForward') {
+        // /portForward/{namespace}/{pod} or /portForward/{namespace}/{pod}/{uid}
+        if (parts.length !== 3 && parts.length !== 4) throw new KubeletHttpError(404, `the server could not find the requested resource (${url.pathname})`);
+        if (req.method !== 'GET' && req.method !== 'POST') throw new KubeletHttpError(405, `method ${req.method} not allowed on /portForward`);
+        await this.portForward(parts[1]!, parts[2]!, req, res, upgrade);
         return;
       }
       // /{exec,attach}/{namespace}/{pod}/{container} or /{exec,attach}/{namespace}/{pod}/{uid}/{container}
@@ -265,6 +274,30 @@ export class KubeletServer {
     await streamLogs({ ...opts, path, sink, isRunning, pollMs: this.o.followPollMs, onOpen });
   }
 
+  /**
+   * Port forwarding into the pod's network namespace (CRI PortForward on its
+   * sandbox): SPDY/3.1 with portforward.k8s.io streams, joined to the
+   * runtime's streaming server. kubectl 1.31+ first offers SPDY tunnelled in
+   * a WebSocket, which containerd 1.6 does not speak: that offer is refused
+   * with 400, and kubectl falls back to plain SPDY.
+   */
+  private async portForward(namespace: string, pod: string, req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): Promise<void> {
+    if (!upgrade || !isUpgrade(req)) throw new KubeletHttpError(400, 'Upgrade request required');
+    if (String(req.headers.upgrade ?? '').toLowerCase() === 'websocket') {
+      throw new KubeletHttpError(400, 'port forwarding over WebSocket is not supported by this kubelet: use SPDY/3.1');
+    }
+    const { items } = await this.o.cri.listPodSandbox({ filter: { state: { state: PodSandboxState.SANDBOX_READY }, labelSelector: { [POD_NAME_LABEL]: pod, [POD_NAMESPACE_LABEL]: namespace } } }, { timeoutMs: 10_000 });
+    const sandbox = items[0];
+    if (!sandbox) throw new KubeletHttpError(404, `pod "${pod}" (namespace "${namespace}") has no running sandbox on this node`);
+    let url: string;
+    try {
+      ({ url } = await this.o.cri.portForward({ podSandboxId: sandbox.id }, { timeoutMs: 30_000 }));
+    } catch (err) {
+      throw new KubeletHttpError(500, `port forward to pod "${pod}" failed: ${(err as { details?: string }).details ?? (err as Error).message}`);
+    }
+    await this.join(url, req, res, upgrade);
+  }
+
   /** exec (a new process) or attach (the container's own stdio): the runtime's streaming server, joined to the client. */
   private async stream(kind: 'exec' | 'attach', namespace: string, pod: string, container: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): Promise<void> {
     const params = kind === 'exec' ? parseExecParams(q) : { command: [], ...parseAttachParams(q) };
@@ -277,6 +310,11 @@ export class KubeletServer {
     } catch (err) {
       throw new KubeletHttpError(500, `${kind === 'exec' ? 'exec in' : 'attach to'} container "${container}" failed: ${(err as { details?: string }).details ?? (err as Error).message}`);
     }
+    await this.join(url, req, res, upgrade);
+  }
+
+  /** Hands the client's connection to the runtime's streaming server at `url`. */
+  private async join(url: string, req: IncomingMessage, res: ServerResponse, upgrade: Upgrade): Promise<void> {
     res.detachSocket(upgrade.socket as Socket);
     res.removeAllListeners('finish');
     try {
