@@ -12,6 +12,7 @@ import { APISERVER_FLAGS } from './config';
 import { startInternalGrpc } from './grpc/service';
 import { Discovery } from './http/discovery';
 import { KubeletProxy } from './http/kubelet-proxy';
+import { NetworkProxy } from './http/network-proxy';
 import { HttpApi } from './http/server';
 import { EventPublisher } from './publish/publisher';
 import { ALL_RESOURCES, byKind, lookup } from './registry';
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
     },
     log.child({ actor: 'kubelet-proxy' }),
   );
+  const network = new NetworkProxy(rest, lookup, log.child({ actor: 'network-proxy' }));
   const discovery = new Discovery(ALL_RESOURCES, `${advertise}:${cfg.securePort}`);
   const http = new HttpApi({
     handler: rest,
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
     health: async (probe, verbose) => formatReport(probe, await svc.health.run(probe), verbose),
     tls: { cert, key, clientCa },
     kubelet,
+    network,
   });
   const port = await http.listen(cfg.bindAddress, cfg.securePort);
   discovery.serverAddress = `${advertise}:${port}`;

@@ -12,6 +12,7 @@ import type { KObject, ResourceDef } from '../registry/types';
 import type { DeleteOptions, ListOptions, PatchType, RestHandler, Target, WriteOptions } from '../rest/handler';
 import { AGGREGATED_V2, type Discovery, versionInfo, wantsAggregated } from './discovery';
 import type { KubeletProxy } from './kubelet-proxy';
+import type { NetworkProxy } from './network-proxy';
 import { toTable, type IncludeObject } from './table';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -28,6 +29,8 @@ export interface HttpApiOptions {
   tls: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer };
   /** Serves pods/log, pods/exec, pods/attach and pods/portforward through the pod's kubelet; unset: 503. */
   kubelet?: KubeletProxy;
+  /** Serves pods/proxy and services/proxy (HTTP to a pod's IP or a Service endpoint); unset: 503. */
+  network?: NetworkProxy;
 }
 
 /** An upgrade request's raw connection (WebSocket or SPDY: pods/exec, pods/attach, pods/portforward). */
@@ -259,7 +262,8 @@ export class HttpApi {
     }
     const [resource, name, subresource, ...extra] = rest as [string, string | undefined, string | undefined, ...string[]];
     const def = this.o.lookup(group, version, resource);
-    if (!def || extra.length > 0) throw new HttpError(notFoundPath());
+    // Only a proxy has a path of its own after the subresource.
+    if (!def || (extra.length > 0 && subresource !== 'proxy')) throw new HttpError(notFoundPath());
     if (subresource && !def.subresources.some((s) => s.name === subresource) && !(def.resource === 'namespaces' && subresource === 'finalize')) throw new HttpError(notFoundPath());
     if (!def.namespaced && namespace) throw new HttpError(notFoundPath());
     if (namespace !== undefined) this.checkName(namespace, 'namespace');
@@ -289,6 +293,13 @@ export class HttpApi {
         res.statusCode = err.code;
       }
       return 'watch';
+    }
+    if (this.o.network && group === '' && (def.resource === 'pods' || def.resource === 'services') && subresource === 'proxy' && name && namespace) {
+      // The path after .../proxy as the client sent it (still percent-encoded), trailing slash included.
+      const raw = url.pathname.split('/').filter(Boolean).slice(parts.length - extra.length);
+      const rest = raw.length === 0 ? '/' : `/${raw.join('/')}${url.pathname.endsWith('/') ? '/' : ''}`;
+      await this.o.network.serve(def.resource, namespace, name, rest, url.search, req, res);
+      return 'watch'; // as long as the backend takes: not a latency sample
     }
     if (subresource === 'log' || subresource === 'exec' || subresource === 'portforward' || subresource === 'attach' || subresource === 'proxy' || subresource === 'eviction') {
       throw new HttpError(am.serviceUnavailable(`${resource}/${subresource} is served by the kubelet, which this cluster does not run yet`));

@@ -40,6 +40,7 @@ describe('registry', () => {
         'exec:/v1/PodExecOptions:create,get',
         'log:/v1/Pod:get',
         'portforward:/v1/PodPortForwardOptions:create,get',
+        'proxy:/v1/PodProxyOptions:create,delete,get,patch,update',
         'status:/v1/Pod:get,patch,update',
       ],
     });

@@ -159,6 +159,7 @@ export const pods = define({
     { name: 'exec', group: '', version: 'v1', kind: 'PodExecOptions', verbs: ['create', 'get'] },
     { name: 'log', group: '', version: 'v1', kind: 'Pod', verbs: ['get'] },
     { name: 'portforward', group: '', version: 'v1', kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
+    { name: 'proxy', group: '', version: 'v1', kind: 'PodProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'] },
     statusSubresource('', 'v1', 'Pod'),
   ],
   defaults: defaultPod,

@@ -231,7 +231,7 @@ export const services = define({
   categories: ['all'],
   schema: SERVICE,
   hasStatus: true,
-  subresources: [statusSubresource('', 'v1', 'Service')],
+  subresources: [{ name: 'proxy', group: '', version: 'v1', kind: 'ServiceProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'] }, statusSubresource('', 'v1', 'Service')],
   defaults: defaultService,
   validate: validateService,
   table: SERVICE_TABLE,
