@@ -47,19 +47,13 @@ export class KubeletProxy {
     private readonly log: Logger,
   ) {}
 
-  /**
-   * The kubelet that runs the pod's container (validations as kube-apiserver's
-   * pod strategy); `containerParam` false: the pod itself (port forwarding).
-   */
-  async locate(namespace: string, name: string, containerParam: string | null | false): Promise<Location> {
-    const pods = this.lookup('', 'v1', 'pods')!;
-    const pod = await this.handler.get({ def: pods, namespace, name });
+  /** The kubelet that runs the pod's container (validations as kube-apiserver's pod strategy). */
+  async locate(namespace: string, name: string, containerParam: string | null): Promise<Location> {
+    const pod = await this.pod(namespace, name);
     const spec = (pod.spec ?? {}) as Spec;
     const names = (l?: Array<{ name?: string }>) => (l ?? []).map((c) => c.name ?? '');
-    let container = containerParam || '';
-    if (containerParam === false) {
-      // no container involved
-    } else if (!container) {
+    let container = containerParam ?? '';
+    if (!container) {
       const defaulted = (pod.metadata?.annotations as Record<string, string> | undefined)?.['kubectl.kubernetes.io/default-container'];
       const main = names(spec.containers);
       if (defaulted && main.includes(defaulted)) container = defaulted;
@@ -69,10 +63,20 @@ export class KubeletProxy {
         throw am.badRequest(`a container name must be specified for pod ${name}, choose one of: [${main.join(' ')}]${init.length ? ` or one of the init containers: [${init.join(' ')}]` : ''}`);
       }
     }
-    if (containerParam !== false && ![...names(spec.containers), ...names(spec.initContainers), ...names(spec.ephemeralContainers)].includes(container)) {
+    if (![...names(spec.containers), ...names(spec.initContainers), ...names(spec.ephemeralContainers)].includes(container)) {
       throw am.badRequest(`container ${container} is not valid for pod ${name}`);
     }
-    if (!spec.nodeName) throw am.badRequest(`pod ${name} does not have a host assigned`);
+    return { ...(await this.kubeletOf(pod)), container, pod };
+  }
+
+  private pod(namespace: string, name: string): Promise<KObject> {
+    return this.handler.get({ def: this.lookup('', 'v1', 'pods')!, namespace, name });
+  }
+
+  /** The address and port of the kubelet on the pod's node. */
+  private async kubeletOf(pod: KObject): Promise<{ host: string; port: number }> {
+    const spec = (pod.spec ?? {}) as Spec;
+    if (!spec.nodeName) throw am.badRequest(`pod ${pod.metadata?.name} does not have a host assigned`);
     const nodes = this.lookup('', 'v1', 'nodes')!;
     const node = await this.handler.get({ def: nodes, name: spec.nodeName });
     const status = (node.status ?? {}) as { addresses?: Array<{ type?: string; address?: string }>; daemonEndpoints?: { kubeletEndpoint?: { Port?: number } } };
@@ -83,7 +87,7 @@ export class KubeletProxy {
     }
     if (!host) throw am.internal(`no preferred addresses found; known addresses: [${(status.addresses ?? []).map((a) => `{${a.type} ${a.address}}`).join(' ')}]`);
     const port = status.daemonEndpoints?.kubeletEndpoint?.Port || 10250;
-    return { host, port, container, pod };
+    return { host, port };
   }
 
   private tlsOptions(host: string): tls.ConnectionOptions {
@@ -156,10 +160,18 @@ export class KubeletProxy {
    * Status) only before anything was written to `client`.
    */
   async upgrade(kind: 'exec' | 'attach' | 'portforward', namespace: string, name: string, q: URLSearchParams, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
-    const loc = await this.locate(namespace, name, kind === 'portforward' ? false : q.get('container'));
     const pod = `${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
     // Port forwarding is into the pod's network, not a container: the ports travel in the streams' headers.
-    const path = kind === 'portforward' ? `/portForward/${pod}${KubeletProxy.query(q, ['ports'])}` : `/${kind}/${pod}/${encodeURIComponent(loc.container)}${KubeletProxy.query(q, EXEC_PARAMS)}`;
+    let loc: { host: string; port: number; container?: string };
+    let path: string;
+    if (kind === 'portforward') {
+      loc = await this.kubeletOf(await this.pod(namespace, name));
+      path = `/portForward/${pod}${KubeletProxy.query(q, ['ports'])}`;
+    } else {
+      const located = await this.locate(namespace, name, q.get('container'));
+      loc = located;
+      path = `/${kind}/${pod}/${encodeURIComponent(located.container)}${KubeletProxy.query(q, EXEC_PARAMS)}`;
+    }
     const target = `https://${loc.host}:${loc.port}${path.split('?')[0]}`;
     const upstream = tls.connect({ ...this.tlsOptions(loc.host), port: loc.port });
     try {

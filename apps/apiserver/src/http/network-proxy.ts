@@ -49,7 +49,7 @@ export function podTarget(pod: AnyObj, port: string, scheme: 'http' | 'https' | 
 }
 
 /** One ready endpoint of the Service's port (named or numbered; empty: its only port). */
-export function serviceTarget(svc: AnyObj, endpoints: AnyObj | undefined, port: string, scheme: 'http' | 'https' | undefined, pick = Math.random): ProxyTarget {
+export function serviceTarget(svc: AnyObj, endpoints: AnyObj | undefined, port: string, scheme: 'http' | 'https' | undefined): ProxyTarget {
   const ports = (svc.spec?.ports ?? []) as AnyObj[];
   const sp = port === '' ? (ports.length === 1 ? ports[0] : undefined) : ports.find((p) => p.name === port || String(p.port) === port);
   if (!sp) throw am.serviceUnavailable(`no service port ${JSON.stringify(port)} found for service "${svc.metadata?.name}"`);
@@ -60,7 +60,7 @@ export function serviceTarget(svc: AnyObj, endpoints: AnyObj | undefined, port: 
     for (const a of (subset.addresses ?? []) as AnyObj[]) if (a.ip) candidates.push({ scheme: scheme ?? 'http', host: a.ip, port: Number(ep.port) });
   }
   if (candidates.length === 0) throw am.serviceUnavailable(`no endpoints available for service "${svc.metadata?.name}"`);
-  return candidates[Math.floor(pick() * candidates.length)]!;
+  return candidates[Math.floor(Math.random() * candidates.length)]!;
 }
 
 export class NetworkProxy {
